@@ -1,0 +1,1 @@
+"""Shared code of celebrity-database-ops, shipped to every function in the shared Lambda layer."""
