@@ -19,6 +19,7 @@ FN ?=
 EVENT ?=
 ENV ?= default
 REPORT ?=
+PARAMS ?=
 
 .PHONY: help venv build test lint validate unit integration template-tests package-check demo invoke clean
 
@@ -58,12 +59,12 @@ integration: $(STAMP) ## Integration tests against the moto server and local rec
 test: lint validate package-check ## Everything: lint, template checks, packaging, all tests
 	$(PY) -m pytest tests
 
-demo: $(STAMP) ## Run the suite end to end on the embedded AWS (REPORT=path.json to save the summary)
+demo: build ## Run the suite end to end on the embedded AWS (REPORT=path.json to save the summary)
 	$(PY) -m harness.demo $(if $(REPORT),--report $(REPORT))
 
-invoke: $(STAMP) ## Run one function like `sam local invoke`: make invoke FN=LogRetentionFunction EVENT=events/x.json
-	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json [ENV=default|prod]" >&2; exit 2; }
-	$(PY) -m harness.invoke --function $(FN) --event $(EVENT) --config-env $(ENV)
+invoke: build ## Run one function like `sam local invoke`: make invoke FN=LogRetentionFunction EVENT=events/x.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json [ENV=default|prod] [PARAMS='Name=Value ...']" >&2; exit 2; }
+	$(PY) -m harness.invoke --function $(FN) --event $(EVENT) --config-env $(ENV) --parameter-overrides '$(PARAMS)'
 
 clean: ## Remove build output and local state (keeps .venv)
 	rm -rf .aws-sam .local .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,249 @@
+"""`make demo`: the suite end to end on the embedded AWS, summarised for an operator.
+
+Steps: start the moto server and the local Slack and PagerDuty receivers; create a realistic
+monitored system; deploy template.yaml; fire every EventBridge schedule of the template once, in
+time order; after each job, turn its EMF lines into metrics, evaluate the alarms, and carry what
+reached the alert topics through the queue to the alert router; then print a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from harness import alarms as alarm_emulation
+from harness.environment import LocalEnvironment
+from harness.paths import DELIVERIES
+from harness.scheduler import firings_in_order, scheduled_event
+from harness.sqs_delivery import deliver
+
+
+@dataclass
+class JobRun:
+    function: str
+    rule: str
+    scheduled_for: str
+    status: str
+    duration_ms: float
+    result: Any = None
+    error: str | None = None
+
+
+@dataclass
+class DemoSummary:
+    started_at: str
+    monitored_system: dict[str, Any] = field(default_factory=dict)
+    jobs: list[JobRun] = field(default_factory=list)
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, int] = field(default_factory=dict)
+    alarm_transitions: list[dict[str, str]] = field(default_factory=list)
+    slack_messages: list[str] = field(default_factory=list)
+    pagerduty_events: list[dict[str, str]] = field(default_factory=list)
+    dead_letter_messages: int = 0
+    elapsed_seconds: float = 0.0
+
+    @property
+    def failed_jobs(self) -> list[JobRun]:
+        return [job for job in self.jobs if job.status != "ok"]
+
+    @property
+    def failed_scenarios(self) -> list[dict[str, Any]]:
+        return [scenario for scenario in self.scenarios if not scenario.get("passed")]
+
+
+class Demo:
+    def __init__(self, env: LocalEnvironment, summary: DemoSummary) -> None:
+        self.env = env
+        self.summary = summary
+        self.cloudwatch = boto3.client("cloudwatch")
+        self.sns = boto3.client("sns")
+        self.sqs = boto3.client("sqs")
+        self.emitted: Counter[str] = Counter()
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        invocation = self.env.invoke(logical_id, event)
+        for line in invocation.logs:
+            try:
+                document = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(document, dict) and "_aws" in document:
+                for directive in document["_aws"].get("CloudWatchMetrics", []):
+                    for metric in directive.get("Metrics", []):
+                        self.emitted[metric["Name"]] += 1
+        return invocation
+
+    def settle(self, now: datetime) -> None:
+        """Evaluate alarms and deliver queued alerts until nothing changes any more."""
+        for _ in range(5):
+            transitions = alarm_emulation.evaluate_alarms(self.cloudwatch, self.sns, now=now)
+            for transition in transitions:
+                self.summary.alarm_transitions.append(
+                    {
+                        "alarm": transition.alarm_name,
+                        "from": transition.old_state,
+                        "to": transition.new_state,
+                    }
+                )
+            delivered = self.deliver_alerts()
+            if not transitions and not delivered:
+                return
+
+    def deliver_alerts(self) -> int:
+        total = 0
+        for mapping in self.env.deployment.queue_mappings:
+            report = deliver(
+                self.sqs,
+                mapping,
+                lambda event, fn=mapping.function: self.invoke(fn, event),
+                self.env.deployment.region,
+            )
+            total += report.delivered + report.returned
+        return total
+
+
+def run_schedules(demo: Demo, now: datetime) -> None:
+    deployment = demo.env.deployment
+    for firing in firings_in_order(deployment, now):
+        event = scheduled_event(firing, deployment)
+        invocation = demo.invoke(firing.schedule.target_function, event)
+        demo.summary.jobs.append(
+            JobRun(
+                function=firing.schedule.target_function,
+                rule=firing.schedule.rule_name,
+                scheduled_for=firing.at.isoformat(),
+                status=invocation.status,
+                duration_ms=round(invocation.duration_ms, 1),
+                result=invocation.result,
+                error=None if invocation.ok else (invocation.error or {}).get("errorMessage"),
+            )
+        )
+        demo.settle(datetime.now(UTC))
+
+
+def collect_deliveries(summary: DemoSummary, path: Path) -> None:
+    if not path.exists():
+        return
+    for line in path.read_text().splitlines():
+        delivery = json.loads(line)
+        payload = delivery.get("payload", {})
+        if delivery.get("receiver") == "slack":
+            summary.slack_messages.append(str(payload.get("text", ""))[:160])
+        elif delivery.get("receiver") == "pagerduty":
+            summary.pagerduty_events.append(
+                {
+                    "action": str(payload.get("event_action")),
+                    "dedup_key": str(payload.get("dedup_key") or delivery.get("dedup_key")),
+                    "summary": str(payload.get("payload", {}).get("summary", ""))[:120],
+                }
+            )
+
+
+def count_dead_letters(demo: Demo) -> int:
+    outputs = demo.env.deployment.resources
+    queue = outputs.get("AlertDeadLetterQueue")
+    if not queue:
+        return 0
+    attributes = demo.sqs.get_queue_attributes(
+        QueueUrl=queue["Ref"], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def render(summary: DemoSummary) -> str:
+    lines = [f"celebrity-database-ops demo ({summary.elapsed_seconds:.0f} s)", ""]
+    system = summary.monitored_system
+    if system:
+        lines.append(
+            f"Monitored system: table {system.get('table_name')} with {system.get('item_count')} items, "
+            f"{system.get('access_log_lines')} access-log lines"
+        )
+        lines.append("")
+    lines.append("Jobs fired from the template's schedules, in time order:")
+    for job in summary.jobs:
+        mark = "ok  " if job.status == "ok" else "FAIL"
+        detail = job.error or _one_line(job.result)
+        lines.append(f"  {mark} {job.function:<34} {job.scheduled_for[:16]}  {detail}")
+    if summary.scenarios:
+        lines.append("")
+        lines.append("Scenarios:")
+        for scenario in summary.scenarios:
+            mark = "ok  " if scenario.get("passed") else "FAIL"
+            lines.append(f"  {mark} {scenario['name']}: {scenario.get('detail', '')}")
+    lines.append("")
+    emitted = ", ".join(f"{name} x{count}" for name, count in sorted(summary.metrics.items())) or "none"
+    lines.append(f"Metrics emitted: {emitted}")
+    lines.append(f"Alarm state changes: {len(summary.alarm_transitions)}")
+    for transition in summary.alarm_transitions:
+        lines.append(f"  {transition['alarm']}: {transition['from']} -> {transition['to']}")
+    lines.append(f"Slack messages received: {len(summary.slack_messages)}")
+    for text in summary.slack_messages:
+        lines.append(f"  - {text}")
+    lines.append(f"PagerDuty events received: {len(summary.pagerduty_events)}")
+    for event in summary.pagerduty_events:
+        lines.append(f"  - {event['action']:<8} {event['summary']}")
+    lines.append(f"Alerts in the dead-letter queue: {summary.dead_letter_messages}")
+    verdict = "all jobs succeeded" if not summary.failed_jobs and not summary.failed_scenarios else "FAILED"
+    lines.append("")
+    lines.append(f"Result: {verdict}")
+    return "\n".join(lines)
+
+
+def _one_line(result: Any) -> str:
+    if isinstance(result, dict):
+        parts = [f"{k}={v}" for k, v in result.items() if isinstance(v, (int, float, str, bool)) and k != "status"]
+        return ", ".join(parts)[:110]
+    return str(result)[:110]
+
+
+def run(report: Path | None = None) -> int:
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    summary = DemoSummary(started_at=now.isoformat())
+    if DELIVERIES.exists():
+        DELIVERIES.unlink()
+
+    with LocalEnvironment(deliveries_path=DELIVERIES) as env:
+        from harness.monitored_system import create_monitored_system
+
+        system = create_monitored_system(now)
+        summary.monitored_system = system.to_dict()
+
+        demo = Demo(env, summary)
+        run_schedules(demo, now)
+
+        from harness import demo_scenarios
+
+        for scenario in demo_scenarios.SCENARIOS:
+            summary.scenarios.append(scenario(demo))
+
+        summary.metrics = dict(demo.emitted)
+        summary.dead_letter_messages = count_dead_letters(demo)
+
+    collect_deliveries(summary, DELIVERIES)
+    summary.elapsed_seconds = time.monotonic() - started
+    print(render(summary))
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(asdict(summary), indent=2, default=str))
+    return 1 if summary.failed_jobs or summary.failed_scenarios else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the suite end to end on the embedded AWS.")
+    parser.add_argument("--report", type=Path, help="also write the summary as JSON to this path")
+    args = parser.parse_args(argv)
+    return run(args.report)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
