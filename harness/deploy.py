@@ -8,6 +8,7 @@ handler, code, layers and environment so `harness.invoke` runs them in a local P
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -114,9 +115,10 @@ class _Deployer:
         self.resources = template["Resources"]
         self.in_progress: set[str] = set()
         region = deployment.region
-        self.clients = {name: boto3.client(name, region_name=region) for name in (
-            "kms", "sns", "sqs", "dynamodb", "logs", "cloudwatch", "events", "iam", "stepfunctions"
-        )}
+        self.clients = {
+            name: boto3.client(name, region_name=region)
+            for name in ("kms", "sns", "sqs", "dynamodb", "logs", "cloudwatch", "events", "iam", "stepfunctions")
+        }
         self.resolver = Resolver(
             parameters=deployment.parameters,
             pseudo={
@@ -165,8 +167,11 @@ class _Deployer:
             return
         self.in_progress.add(logical_id)
         try:
-            for dependency in [resource.get("DependsOn", [])] if isinstance(resource.get("DependsOn"), str) else \
-                    resource.get("DependsOn", []):
+            for dependency in (
+                [resource.get("DependsOn", [])]
+                if isinstance(resource.get("DependsOn"), str)
+                else resource.get("DependsOn", [])
+            ):
                 self.create(dependency)
             kind = resource["Type"]
             properties = self.resolver.resolve(resource.get("Properties", {}))
@@ -210,7 +215,10 @@ class _Deployer:
         if "FilterPolicy" in p:
             attributes["FilterPolicy"] = json.dumps(p["FilterPolicy"])
         arn = self.clients["sns"].subscribe(
-            TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p["Endpoint"], Attributes=attributes,
+            TopicArn=p["TopicArn"],
+            Protocol=p["Protocol"],
+            Endpoint=p["Endpoint"],
+            Attributes=attributes,
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
         return {"Ref": arn}
@@ -218,8 +226,15 @@ class _Deployer:
     def _create_SQS_Queue(self, logical_id: str, p: dict[str, Any]) -> dict[str, Any]:
         name = p.get("QueueName") or self._default_name(logical_id, 80)
         attributes = {
-            k: str(p[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod", "KmsMasterKeyId",
-                                   "DelaySeconds", "ReceiveMessageWaitTimeSeconds") if k in p
+            k: str(p[k])
+            for k in (
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "KmsMasterKeyId",
+                "DelaySeconds",
+                "ReceiveMessageWaitTimeSeconds",
+            )
+            if k in p
         }
         if "RedrivePolicy" in p:
             attributes["RedrivePolicy"] = json.dumps(p["RedrivePolicy"])
@@ -265,10 +280,9 @@ class _Deployer:
     def _create_Logs_LogGroup(self, logical_id: str, p: dict[str, Any]) -> dict[str, Any]:
         name = p.get("LogGroupName") or self._default_name(logical_id, 512)
         logs = self.clients["logs"]
-        try:
+        # A function may have written its log group first, as in AWS.
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_group(logGroupName=name)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass  # a function may have written its log group first, as in AWS
         if "RetentionInDays" in p:
             logs.put_retention_policy(logGroupName=name, retentionInDays=int(p["RetentionInDays"]))
         arn = f"arn:aws:logs:{self.deployment.region}:{self.deployment.account_id}:log-group:{name}:*"
@@ -313,11 +327,9 @@ class _Deployer:
                 RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
             )
         for arn in p.get("ManagedPolicyArns", []):
-            try:
+            # moto ships most AWS managed policies but not all; the role still records the rest.
+            with contextlib.suppress(iam.exceptions.NoSuchEntityException):
                 iam.attach_role_policy(RoleName=name, PolicyArn=arn)
-            except iam.exceptions.NoSuchEntityException:
-                # moto ships most AWS managed policies but not all; the role still records the rest.
-                pass
         return {"Ref": name, "Arn": role["Role"]["Arn"], "RoleId": role["Role"]["RoleId"]}
 
     def _create_Lambda_LayerVersion(self, logical_id: str, p: dict[str, Any]) -> dict[str, Any]:

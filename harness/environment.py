@@ -7,7 +7,7 @@ router's code path (Secrets Manager, outbound guard, HTTP) is the one that runs 
 from __future__ import annotations
 
 import os
-import shlex
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -21,16 +21,25 @@ from harness.invoke import Invocation, invoke
 from harness.paths import DELIVERIES
 
 # A made-up routing key in PagerDuty's 32-character format; the local receiver checks the format.
-LOCAL_ROUTING_KEY = "R0UT1NGKEYL0CAL00000000000000000"  # noqa: S105 - not a secret
+LOCAL_ROUTING_KEY = "R0UT1NGKEYL0CAL00000000000000000"
 LOCAL_SLACK_TOKEN = "LOCALTOKEN0000000000000000"  # noqa: S105 - not a secret
 
 
 def parse_overrides(text: str) -> dict[str, str]:
+    """Parse `Name=Value Name2=Value2`; a value may hold spaces and JSON quotes, or be quoted whole.
+
+    A new pair starts only at whitespace followed by `Name=`, so `LogRetentionPolicy={"/aws/lambda/": 30}`
+    keeps its JSON intact, which shell-style splitting would strip of its quotes.
+    """
     overrides = {}
-    for token in shlex.split(text):
+    for token in re.split(r"\s+(?=[A-Za-z][A-Za-z0-9]*=)", text.strip()):
+        if not token:
+            continue
         name, sep, value = token.partition("=")
-        if not sep:
+        if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", name):
             raise ValueError(f"parameter override {token!r} is not Name=Value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
         overrides[name] = value
     return overrides
 

@@ -9,6 +9,7 @@ embedded AWS, and the Embedded Metric Format lines among them become metrics, as
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -157,10 +158,8 @@ def ship_function_logs(function: LocalFunction, invocation: Invocation) -> None:
     logs = boto3.client("logs")
     group = f"/aws/lambda/{function.name}"
     stream = datetime.now(UTC).strftime("%Y/%m/%d/[$LATEST]") + (invocation.request_id or "local").replace("-", "")
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=group)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
     now_ms = int(time.time() * 1000)
     events = [{"timestamp": now_ms, "message": line} for line in invocation.logs if line.strip()]

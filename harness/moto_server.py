@@ -45,8 +45,8 @@ class MotoServer:
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
-            "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": region,
             "AWS_REGION": region,
             # Keep boto3 from reading the developer's real profile and config.
@@ -57,7 +57,7 @@ class MotoServer:
 
     def reset(self) -> None:
         """Drop every resource in the server (moto's reset API), for a clean test."""
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback only
             pass
 
@@ -78,7 +78,7 @@ def _wait_ready(server: MotoServer, timeout: float) -> None:
             log = server.log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"moto server exited with code {server.process.returncode}:\n{log}")
         try:
-            with urllib.request.urlopen(f"{server.endpoint}/moto-api/", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(f"{server.endpoint}/moto-api/", timeout=1):  # noqa: S310 - loopback only
                 return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)

@@ -72,8 +72,6 @@ def scheduled_event(firing: Firing, deployment: Deployment) -> Any:
         "account": deployment.account_id,
         "time": firing.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": deployment.region,
-        "resources": [
-            f"arn:aws:events:{deployment.region}:{deployment.account_id}:rule/{firing.schedule.rule_name}"
-        ],
+        "resources": [f"arn:aws:events:{deployment.region}:{deployment.account_id}:rule/{firing.schedule.rule_name}"],
         "detail": {},
     }

@@ -32,9 +32,12 @@ _AWS_VARIABLES = (
 
 @pytest.fixture(autouse=True)
 def _isolated_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Give every test fake credentials and no endpoint, so nothing can reach AWS by accident."""
+    """Give every test fake credentials and a dead loopback endpoint, so nothing can reach AWS by accident."""
     for name in _AWS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # Until a test asks for the moto server, boto3 points at a closed loopback port, so a test that
+    # forgets the fixture fails fast instead of sending a request to AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", moto_server.REGION)
@@ -81,7 +84,8 @@ def load_handler(function_dir: str) -> ModuleType:
     path = ROOT / "functions" / function_dir / "app.py"
     name = f"handler_{function_dir}"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
