@@ -20,8 +20,10 @@ EVENT ?=
 ENV ?= default
 REPORT ?=
 PARAMS ?=
+TARGET ?= local
+ALARM ?=
 
-.PHONY: help venv build test lint validate unit integration template-tests package-check demo invoke clean
+.PHONY: help venv build test lint validate unit integration package-check demo invoke fire-drill clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -65,6 +67,9 @@ demo: build ## Run the suite end to end on the embedded AWS (REPORT=path.json to
 invoke: build ## Run one function like `sam local invoke`: make invoke FN=LogRetentionFunction EVENT=events/x.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=events/<file>.json [ENV=default|prod] [PARAMS='Name=Value ...']" >&2; exit 2; }
 	$(PY) -m harness.invoke --function $(FN) --event $(EVENT) --config-env $(ENV) --parameter-overrides '$(PARAMS)'
+
+fire-drill: build ## Push an alarm through Slack and PagerDuty and back to OK: TARGET=local|aws ALARM=<name>
+	$(PY) -m harness.fire_drill --target $(TARGET) $(if $(ALARM),--alarm $(ALARM))
 
 clean: ## Remove build output and local state (keeps .venv)
 	rm -rf .aws-sam .local .pytest_cache .ruff_cache .mypy_cache

@@ -1288,3 +1288,21 @@ class CompositeAlarmRegistry:
             notified_topics=notified,
             skipped_actions=skipped,
         )
+
+
+def set_alarm_state(
+    cloudwatch_client: Any, sns_client: Any, alarm_name: str, state: AlarmState | str, reason: str, now: datetime
+) -> StateTransition:
+    """Do what CloudWatch's SetAlarmState does in AWS: change the state and notify the actions.
+
+    moto records the state but notifies nobody, so this publishes the notification CloudWatch
+    would publish. The fire drill uses it to push a chosen alarm through the alert path.
+    """
+    alarms = cloudwatch_client.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
+    if not alarms:
+        raise ValueError(f"alarm {alarm_name!r} not found")
+    alarm = alarms[0]
+    new_state = AlarmState(state)
+    old_state = current_state_of(alarm)
+    message = build_alarm_message(alarm, old_state, new_state, reason, now)
+    return _record_transition(cloudwatch_client, sns_client, alarm, old_state, new_state, reason, {}, message, now)

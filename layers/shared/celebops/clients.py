@@ -26,7 +26,8 @@ _CONFIG = Config(
 @functools.cache
 def client(service: str) -> Any:
     """Return the process-wide client for `service`, created on first use (Lambda reuses it warm)."""
-    return boto3.session.Session().client(service, config=_CONFIG)
+    session: Any = boto3.session.Session()
+    return session.client(service, config=_CONFIG)
 
 
 def reset_clients() -> None:
