@@ -41,9 +41,10 @@ venv: $(STAMP) ## Create .venv with Python 3.13 and the pinned packages
 build: $(STAMP) ## sam build: functions and the shared layer into .aws-sam/build
 	sam build --cached --parallel
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, mypy --strict on the shared layer
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 validate: $(STAMP) ## cfn-lint and sam validate --lint on template.yaml
 	$(VENV)/bin/cfn-lint template.yaml

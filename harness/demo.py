@@ -199,6 +199,9 @@ def render(summary: DemoSummary) -> str:
 
 
 def _one_line(result: Any) -> str:
+    if isinstance(result, dict) and isinstance(result.get("counts"), dict):
+        counts = ", ".join(f"{name}={value}" for name, value in result["counts"].items() if value)
+        return f"{counts or 'nothing to do'} (of {result.get('log_groups', '?')} log groups)"
     if isinstance(result, dict):
         parts = [f"{k}={v}" for k, v in result.items() if isinstance(v, (int, float, str, bool)) and k != "status"]
         return ", ".join(parts)[:110]
@@ -212,7 +215,8 @@ def run(report: Path | None = None) -> int:
     if DELIVERIES.exists():
         DELIVERIES.unlink()
 
-    with LocalEnvironment(deliveries_path=DELIVERIES) as env:
+    # The demo shows the jobs acting, so it turns off the dry run the `default` environment keeps.
+    with LocalEnvironment(deliveries_path=DELIVERIES, overrides={"LogRetentionDryRun": "false"}) as env:
         from harness.monitored_system import create_monitored_system
 
         system = create_monitored_system(now)

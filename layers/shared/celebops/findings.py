@@ -113,7 +113,7 @@ def parse_finding(document: dict[str, Any]) -> Finding:
             raise FindingError(f"finding field {name!r} must be a non-empty string, got {value!r}")
         return value
 
-    raw_severity = text("severity")
+    raw_severity = text("severity") or ""
     try:
         severity = Severity(raw_severity)
     except ValueError:
