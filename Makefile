@@ -23,7 +23,7 @@ PARAMS ?=
 TARGET ?= local
 ALARM ?=
 
-.PHONY: help venv build test lint validate unit integration package-check demo invoke fire-drill clean
+.PHONY: help venv build test lint validate unit integration package-check demo invoke fire-drill bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -71,6 +71,9 @@ invoke: build ## Run one function like `sam local invoke`: make invoke FN=LogRet
 
 fire-drill: build ## Push an alarm through Slack and PagerDuty and back to OK: TARGET=local|aws ALARM=<name>
 	$(PY) -m harness.fire_drill --target $(TARGET) $(if $(ALARM),--alarm $(ALARM))
+
+bench: build ## Benchmarks, written to docs/benchmarks.md with the machine and the command
+	$(PY) -m benchmarks.run
 
 clean: ## Remove build output and local state (keeps .venv)
 	rm -rf .aws-sam .local .pytest_cache .ruff_cache .mypy_cache

@@ -200,3 +200,39 @@ def test_no_wildcard_managed_policies(cloudformation: dict[str, Any]) -> None:
             continue
         for arn in resource["Properties"].get("ManagedPolicyArns", []):
             assert "FullAccess" not in json.dumps(arn), f"{logical_id} attaches {arn}"
+
+
+# Metrics AWS publishes that alarms of this template may watch, with the dimensions AWS sets.
+AWS_METRICS = {
+    "AWS/SQS": {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage", "NumberOfMessagesSent"},
+    "AWS/SNS": {"NumberOfNotificationsFailed", "NumberOfMessagesPublished", "NumberOfNotificationsDelivered"},
+    "AWS/Lambda": {"Errors", "Invocations", "Throttles", "Duration"},
+    "AWS/DynamoDB": {"ThrottledRequests", "ReadThrottleEvents", "WriteThrottleEvents", "ConsumedReadCapacityUnits"},
+    "AWS/ApiGateway": {"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency"},
+    "AWS/States": {"ExecutionsFailed", "ExecutionsSucceeded", "ExecutionsTimedOut"},
+    "AWS/Billing": {"EstimatedCharges"},
+}
+
+
+def _source_text() -> str:
+    files = [*(ROOT / "layers" / "shared" / "celebops").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]
+    return "\n".join(path.read_text() for path in files)
+
+
+def test_alarms_watch_emitted_metrics(sam: dict[str, Any]) -> None:
+    source = _source_text()
+    alarms = {k: v["Properties"] for k, v in sam["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+
+    for logical_id, alarm in alarms.items():
+        metrics = (
+            [alarm]
+            if "MetricName" in alarm
+            else [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+        )
+        for metric in metrics:
+            namespace, name = metric["Namespace"], metric["MetricName"]
+            if namespace in AWS_METRICS:
+                assert name in AWS_METRICS[namespace], f"{logical_id}: AWS publishes no {namespace} {name}"
+            else:
+                assert namespace == "custom/celebrity-database", f"{logical_id}: unknown namespace {namespace}"
+                assert f'"{name}"' in source, f"{logical_id}: no code emits {name}"

@@ -133,6 +133,8 @@ class Alert:
     budget: BudgetDetails | None = None
     #: True when a finding declares that the problem it reported is over (see parse.finding_resolves).
     resolved: bool = False
+    #: Newest log lines matched by the metric filter behind the alarm's metric, filled by enrichment.
+    log_lines: tuple[str, ...] = ()
 
     @property
     def is_alarm(self) -> bool:

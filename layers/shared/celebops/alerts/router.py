@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from celebops.alerts.delivery_policy import Budget, RetryPolicy
+from celebops.alerts.enrichment import Enricher
 from celebops.alerts.envelope import parse_record
 from celebops.alerts.errors import DeliveryError, EnvelopeError
 from celebops.alerts.idempotency import Deduplicator
@@ -153,6 +154,7 @@ class AlertRouter:
         logger: Any,
         metric: MetricSink,
         policy: RetryPolicy | None = None,
+        enricher: Enricher | None = None,
     ) -> None:
         self.config = config
         self.senders = senders
@@ -160,11 +162,14 @@ class AlertRouter:
         self.logger = logger
         self.metric = metric
         self.policy = policy or senders.policy
+        self.enricher = enricher
 
     # -- planning ----------------------------------------------------------------------------------
 
     def _read(self, records: Sequence[Any]) -> list[_Item]:
         items = []
+        if self.enricher is not None:
+            self.enricher.begin_batch()
         for index, record in enumerate(records):
             item_id = _item_id(record, index)
             try:
@@ -173,7 +178,18 @@ class AlertRouter:
                 self.logger.warning("alert record unreadable", extra={"item_id": item_id, "error": str(exc)})
                 self.metric("AlertRecordUnreadable", 1)
                 alert = unreadable_alert(record, item_id, exc)
-            decided = route(alert, self.config.routing)
+            tagged = None
+            if self.enricher is not None:
+                try:
+                    alert = self.enricher.with_log_lines(alert)
+                    tagged = self.enricher.tag_override(alert)
+                except Exception as exc:  # enrichment is optional, so a bug in it must not stop delivery
+                    self.metric("AlertEnrichmentError", 1)
+                    self.logger.exception(
+                        "alert enrichment raised an unexpected error",
+                        extra={"item_id": item_id, "alarm": alert.alarm_name, "error_type": type(exc).__name__},
+                    )
+            decided = route(alert, self.config.routing, tagged)
             if decided.pagerduty_skip_reason:
                 self.logger.info(
                     "pagerduty not paged",
@@ -284,6 +300,7 @@ def build_router(logger: Any, metric: MetricSink, env: Mapping[str, str] | None 
     """Build the router from the environment at cold start; raise ConfigError naming a bad variable."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+    from celebops.alerts.enrichment import EnrichmentConfig
     from celebops.alerts.idempotency import DynamoDBDeduplication, NoDeduplication
     from celebops.alerts.senders import SenderConfig
     from celebops.clients import client
@@ -300,4 +317,6 @@ def build_router(logger: Any, metric: MetricSink, env: Mapping[str, str] | None 
     else:
         logger.warning("idempotency disabled because IDEMPOTENCY_TABLE is unset")
         deduplicator = NoDeduplication()
-    return AlertRouter(config, senders, deduplicator, logger, metric)
+    enrichment = EnrichmentConfig.from_env(env)
+    enricher = Enricher(enrichment, client, logger) if enrichment.log_lines or enrichment.alarm_tags else None
+    return AlertRouter(config, senders, deduplicator, logger, metric, enricher=enricher)

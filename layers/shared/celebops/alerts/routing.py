@@ -194,10 +194,56 @@ def pagerduty_action(alert: Alert) -> tuple[PagerDutyAction | None, str | None]:
     return None, f"{alert.kind.value} messages never page"
 
 
-def route(alert: Alert, config: RoutingConfig) -> Route:
-    """Decide the destinations of an alert from its topic, kind, state and the prefix overrides."""
+TAG_TEAM = "team"
+TAG_CHANNEL = "slack-channel"
+TAG_DESTINATIONS = "alert-destinations"
+
+
+def tag_override(tags: Mapping[str, str]) -> PrefixOverride | None:
+    """Build the override that an alarm's tags ask for, or None when it has none of the routing tags.
+
+    `alert-destinations` is a comma-separated list such as "slack,pagerduty". Raise ValueError
+    naming the tag when it lists an unknown destination or none at all.
+    """
+    team = tags.get(TAG_TEAM, "").strip() or None
+    channel = tags.get(TAG_CHANNEL, "").strip() or None
+    destinations: tuple[Destination, ...] | None = None
+    listed = tags.get(TAG_DESTINATIONS)
+    if listed is not None:
+        names = [name.strip().lower() for name in listed.split(",") if name.strip()]
+        if not names:
+            raise ValueError(f"tag {TAG_DESTINATIONS} is empty; use slack, pagerduty or both")
+        try:
+            destinations = tuple(dict.fromkeys(Destination(name) for name in names))
+        except ValueError:
+            message = f"tag {TAG_DESTINATIONS}={listed!r} has an unknown destination; use slack or pagerduty"
+            raise ValueError(message) from None
+    if team is None and channel is None and destinations is None:
+        return None
+    return PrefixOverride(prefix="", team=team, channel=channel, destinations=destinations)
+
+
+def merge_overrides(tagged: PrefixOverride | None, prefixed: PrefixOverride | None) -> PrefixOverride | None:
+    """Combine both overrides field by field, the alarm's tags winning over the name prefix."""
+    if tagged is None:
+        return prefixed
+    if prefixed is None:
+        return tagged
+    return PrefixOverride(
+        prefix=prefixed.prefix,
+        team=tagged.team if tagged.team is not None else prefixed.team,
+        channel=tagged.channel if tagged.channel is not None else prefixed.channel,
+        destinations=tagged.destinations if tagged.destinations is not None else prefixed.destinations,
+    )
+
+
+def route(alert: Alert, config: RoutingConfig, tagged: PrefixOverride | None = None) -> Route:
+    """Decide the destinations of an alert from its topic, kind, state and the overrides.
+
+    `tagged` is the override read from the alarm's tags (see `tag_override`); it wins over the prefix one.
+    """
     topic = config.topic_of(alert.notification.topic_arn)
-    override = config.override_for(alert.alarm_name)
+    override = merge_overrides(tagged, config.override_for(alert.alarm_name))
     wanted = config.destinations[topic]
     if override is not None and override.destinations is not None:
         wanted = override.destinations

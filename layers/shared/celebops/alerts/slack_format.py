@@ -39,6 +39,10 @@ _REASON_BUDGET = 2500
 _DESCRIPTION_BUDGET = 1000
 _DETAILS_BUDGET = 1500
 _FIELD_BUDGET = 500
+# Five log lines of 300 characters plus the fences fit; the whole message stays under the
+# total size noted above.
+_LOG_LINES_BUDGET = 1600
+MAX_LOG_LINE = 300
 
 _STATE_EMOJI = {
     AlarmState.ALARM: ":red_circle:",
@@ -192,7 +196,34 @@ def _body_blocks(alert: Alert) -> list[dict[str, Any]]:
             if value
         ]
         blocks.extend(_fields(pairs))
+    log_block = log_lines_block(alert.log_lines)
+    if log_block is not None:
+        blocks.append(log_block)
     return blocks
+
+
+def log_lines_block(lines: Sequence[str]) -> dict[str, Any] | None:
+    """Render log lines as one Slack code block, or None when there are none.
+
+    Each line is escaped, so no backtick can close the fence early, and cut to MAX_LOG_LINE
+    characters. Newlines inside one log event become spaces so each event stays one line. Lines
+    that would push the block past its budget are left out and counted.
+    """
+    if not lines:
+        return None
+    rendered: list[str] = []
+    used = 0
+    for line in lines:
+        flat = " ".join(line.splitlines()).strip()
+        text = escaped(flat, MAX_LOG_LINE)
+        if used + len(text) + 1 > _LOG_LINES_BUDGET:
+            break
+        rendered.append(text)
+        used += len(text) + 1
+    omitted = len(lines) - len(rendered)
+    body = "\n".join(rendered) if rendered else TRUNCATED
+    footer = f"\n_{omitted} more not shown_" if omitted else ""
+    return _section(f"*Matching log lines*\n```\n{body}\n```{footer}")
 
 
 def _where_and_when(alert: Alert) -> list[str]:
