@@ -83,7 +83,7 @@ class Demo:
         return invocation
 
     def settle(self, now: datetime) -> None:
-        """Evaluate alarms and deliver queued alerts until nothing changes any more."""
+        """Evaluate alarms and deliver queued alerts until no alarm changes and no alert is left."""
         for _ in range(5):
             transitions = alarm_emulation.evaluate_alarms(self.cloudwatch, self.sns, now=now)
             for transition in transitions:

@@ -104,7 +104,7 @@ class LocalEnvironment:
 
     def invoke(self, logical_id: str, event: Any, extra_environment: dict[str, str] | None = None) -> Invocation:
         # The receivers' HTTPS listener uses a throwaway CA; the function trusts it the way it
-        # trusts AWS's public CAs in Lambda, through SSL_CERT_FILE, and no code branch knows.
+        # trusts AWS's public CAs in Lambda, through SSL_CERT_FILE, so the code needs no local branch.
         trust = self.receivers.client_environment() if self.receivers is not None else {}
         return invoke(self.deployment.functions[logical_id], event, self.aws, {**trust, **(extra_environment or {})})
 

@@ -28,7 +28,7 @@ from harness.paths import ROOT
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 
-# What the python3.13 runtime sets besides the function's own Environment.
+# Variables of the python3.13 runtime passed to the bootstrap process itself.
 _RUNTIME_VARIABLES = ("PATH", "LANG", "TZ")
 
 
@@ -48,7 +48,7 @@ class Invocation:
 
 
 def _base_python() -> str:
-    """The interpreter behind the venv: a plain Python 3.13 without the venv's site-packages."""
+    """Return the interpreter behind the venv: a plain Python 3.13 without the venv's site-packages."""
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
