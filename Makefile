@@ -39,7 +39,9 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt
 venv: $(STAMP) ## Create .venv with Python 3.13 and the pinned packages
 
 build: $(STAMP) ## sam build: functions and the shared layer into .aws-sam/build
-	sam build --cached --parallel
+	@mkdir -p .local
+	# One build at a time: parallel builds into the same .aws-sam folder leave the layer half-written.
+	flock .local/build.lock sam build --cached --parallel
 
 lint: $(STAMP) ## ruff lint and format check, mypy --strict on the shared layer
 	$(VENV)/bin/ruff check .

@@ -199,6 +199,8 @@ def render(summary: DemoSummary) -> str:
 
 
 def _one_line(result: Any) -> str:
+    if isinstance(result, dict) and isinstance(result.get("summary"), str):
+        return result["summary"][:110]
     if isinstance(result, dict) and isinstance(result.get("counts"), dict):
         counts = ", ".join(f"{name}={value}" for name, value in result["counts"].items() if value)
         return f"{counts or 'nothing to do'} (of {result.get('log_groups', '?')} log groups)"
