@@ -41,3 +41,32 @@ def test_router_event_is_delivered(environment: LocalEnvironment, path: Path) ->
     assert invocation.ok, invocation.error
     assert invocation.result == {"batchItemFailures": []}
     assert len(environment.receivers.deliveries()) > before
+
+
+def test_critical_alert_uses_its_own_channel(environment: LocalEnvironment) -> None:
+    import boto3
+
+    secrets = boto3.client("secretsmanager")
+    arn = environment.deployment.parameters["SlackWebhookSecretArn"]
+    original = secrets.get_secret_value(SecretId=arn)["SecretString"]
+    critical_url = f"{environment.receivers.http_url}/services/TCRITICAL/BCRITICAL/token0critical"
+    channels = {"default": original, "critical": critical_url}
+    secrets.put_secret_value(SecretId=arn, SecretString=json.dumps(channels))
+    event = json.loads((EVENTS / "alert_router_metric_alarm.json").read_text())
+    critical_arn = environment.deployment.physical_id("CriticalTopic")
+    for record in event["Records"]:
+        envelope = json.loads(record["body"])
+        envelope["TopicArn"] = critical_arn
+        envelope["MessageId"] = "channel-test-" + envelope["MessageId"]
+        record["body"] = json.dumps(envelope)
+    before = len(environment.receivers.deliveries("slack"))
+
+    try:
+        invocation = environment.invoke("AlertRouterFunction", event)
+    finally:
+        secrets.put_secret_value(SecretId=arn, SecretString=original)
+
+    assert invocation.ok, invocation.error
+    new = environment.receivers.deliveries("slack")[before:]
+    assert len(new) == 1
+    assert new[0]["path"].startswith("/services/TCRITICAL/BCRITICAL/")

@@ -113,6 +113,8 @@ class _Job:
     destination: Destination
     body: dict[str, Any]
     members: list[_Item]
+    #: Topic whose Slack channel receives the message (the Slack secret may map topics to webhooks).
+    topic: Topic | None = None
 
 
 def _item_id(record: Any, index: int) -> str:
@@ -221,17 +223,20 @@ class AlertRouter:
                 ids = sorted(m.alert.notification.message_id for m in members)
                 group = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
                 body = format_slack_group([m.alert for m in members], topic, self.config.slack)
-                jobs.append(_Job(f"group:{group}#slack", Destination.SLACK, body, members))
+                jobs.append(_Job(f"group:{group}#slack", Destination.SLACK, body, members, topic))
                 continue
             for item in members:
                 body = format_slack(item.alert, item.route, self.config.slack)
-                jobs.append(_Job(f"{item.alert.notification.message_id}#slack", Destination.SLACK, body, [item]))
+                jobs.append(_Job(f"{item.alert.notification.message_id}#slack", Destination.SLACK, body, [item], topic))
         return jobs
 
     # -- delivery ----------------------------------------------------------------------------------
 
     def _deliver(self, job: _Job, budget: Budget) -> DeliveryResult:
-        sender = self.senders.pagerduty() if job.destination is Destination.PAGERDUTY else self.senders.slack()
+        if job.destination is Destination.PAGERDUTY:
+            sender = self.senders.pagerduty()
+        else:
+            sender = self.senders.slack(job.topic.value if job.topic else None)
         if sender is None:
             self.logger.info("destination disabled, alert skipped", extra={"destination": job.destination.value})
             self.metric("AlertDeliverySkipped", 1)

@@ -8,6 +8,7 @@ log line or an exception message: errors carry the status code and the response 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -350,6 +351,22 @@ class PagerDutySender:
 # -- secrets and factory ----------------------------------------------------------------------------
 
 
+def slack_url_for(secret: str, topic: str | None) -> str:
+    """Pick the webhook URL for `topic` from the Slack secret (a URL, or a JSON map with `default`)."""
+    if not secret.startswith("{"):
+        return secret
+    try:
+        urls = json.loads(secret)
+    except json.JSONDecodeError:
+        raise ConfigError(ENV_SLACK_SECRET, "the secret looks like JSON but does not parse") from None
+    if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
+        raise ConfigError(ENV_SLACK_SECRET, "the JSON secret must map topic names to webhook URL strings")
+    url = urls.get(topic or "default") or urls.get("default")
+    if not url:
+        raise ConfigError(ENV_SLACK_SECRET, f"the JSON secret has no URL for {topic!r} and no 'default'")
+    return str(url)
+
+
 @dataclass
 class Senders:
     """Lazily built senders; a destination whose secret variable is empty is disabled (None)."""
@@ -360,7 +377,7 @@ class Senders:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Sleeper = time.sleep
     jitter: Jitter = random.random
-    _slack: tuple[str, SlackSender] | None = field(default=None, repr=False)
+    _slack: dict[str, SlackSender] = field(default_factory=dict, repr=False)
     _pagerduty: tuple[str, PagerDutySender] | None = field(default=None, repr=False)
 
     def _secret(self, arn: str, variable: str) -> str:
@@ -369,14 +386,20 @@ class Senders:
             raise ConfigError(variable, "the secret string is empty; store the value as a plain string")
         return value.strip()
 
-    def slack(self) -> SlackSender | None:
+    def slack(self, topic: str | None = None) -> SlackSender | None:
+        """Return the sender for `topic`'s channel, or None when Slack is not configured.
+
+        The secret string is either one webhook URL, or a JSON object of topic name to URL with a
+        `default` entry, so each severity can post to its own channel. Every URL passes the
+        outbound guard before first use.
+        """
         if self.config.slack_secret_arn is None:
             return None
-        url = self._secret(self.config.slack_secret_arn, ENV_SLACK_SECRET)
-        if self._slack is None or self._slack[0] != url:
+        url = slack_url_for(self._secret(self.config.slack_secret_arn, ENV_SLACK_SECRET), topic)
+        if url not in self._slack:
             check_slack_url(url, self.config.allowed_test_host)
-            self._slack = (url, SlackSender(url, self.policy, self.sleep, self.jitter, self.logger))
-        return self._slack[1]
+            self._slack[url] = SlackSender(url, self.policy, self.sleep, self.jitter, self.logger)
+        return self._slack[url]
 
     def pagerduty(self) -> PagerDutySender | None:
         if self.config.pagerduty_secret_arn is None:
