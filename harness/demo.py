@@ -34,6 +34,7 @@ class JobRun:
     scheduled_for: str
     status: str
     duration_ms: float
+    max_memory_mb: float | None = None
     result: Any = None
     error: str | None = None
 
@@ -123,6 +124,7 @@ def run_schedules(demo: Demo, now: datetime) -> None:
                 scheduled_for=firing.at.isoformat(),
                 status=invocation.status,
                 duration_ms=round(invocation.duration_ms, 1),
+                max_memory_mb=invocation.max_memory_mb,
                 result=invocation.result,
                 error=None if invocation.ok else (invocation.error or {}).get("errorMessage"),
             )

@@ -41,6 +41,7 @@ class Invocation:
     logs: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
     request_id: str = ""
+    max_memory_mb: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -147,6 +148,7 @@ def invoke(
                     logs=logs,
                     duration_ms=duration_ms,
                     request_id=outcome.get("request_id", ""),
+                    max_memory_mb=outcome.get("max_memory_mb"),
                 )
     if ship_logs:
         ship_function_logs(function, invocation)

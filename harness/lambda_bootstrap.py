@@ -9,6 +9,7 @@ This file uses the standard library only, because nothing else is importable her
 import importlib
 import json
 import os
+import resource
 import sys
 import time
 import traceback
@@ -59,6 +60,8 @@ def main() -> int:
             "stackTrace": traceback.format_exception(exc),
         }
     outcome["request_id"] = context.aws_request_id
+    # Peak resident memory of this process, as Lambda's REPORT line gives it ("Max Memory Used").
+    outcome["max_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     with open(result_path, "w") as handle:
         json.dump(outcome, handle, default=str)
     return 0
