@@ -23,7 +23,7 @@ PARAMS ?=
 TARGET ?= local
 ALARM ?=
 
-.PHONY: help venv build test lint validate unit integration package-check demo invoke fire-drill bench clean
+.PHONY: help venv build test lint validate unit integration package-check demo invoke fire-drill bench cost clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -76,6 +76,9 @@ fire-drill: build ## Push an alarm through Slack and PagerDuty and back to OK: T
 
 bench: build ## Benchmarks, written to docs/benchmarks.md with the machine and the command
 	$(PY) -m benchmarks.run
+
+cost: $(STAMP) ## Monthly AWS bill of the suite from template.yaml and docs/benchmarks.json, into docs/cost.md
+	$(PY) -m benchmarks.cost
 
 clean: ## Remove build output and local state (keeps .venv)
 	rm -rf .aws-sam .local .pytest_cache .ruff_cache .mypy_cache

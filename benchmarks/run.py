@@ -1,18 +1,21 @@
-"""Benchmarks of the alert router, written to docs/benchmarks.md (run by `make bench`).
+"""`make bench`: every benchmark of the project, written to docs/benchmarks.md and docs/benchmarks.json.
 
-1. Handling time per alert without network: envelope parse, alert parse, routing, and the Slack
+1. Cold import of every function of template.yaml against boto3 plus its clients (`benchmarks.coldstart`).
+2. Time, peak memory and log bytes per job from three runs of the demo (`benchmarks.warm`).
+3. The alert router's handling time per alert, below.
+4. The `run()` figures of benchmarks/freshness.py, restore.py and access_scan.py where they exist.
+
+Alert router handling time per alert without network: envelope parse, alert parse, routing, and the Slack
    and PagerDuty payloads, built with the shared layer's pure functions for every
    `events/alert_router_*.json` record. The baseline is `json.loads` of the SQS body and of its
    SNS `Message`, the decoding every router needs.
-2. Cold import time of the built handler module against a floor of `import boto3` plus the two
-   clients the router creates (secretsmanager, dynamodb), each in a fresh isolated interpreter
-   whose sys.path has only the `sam build` output, like Lambda's /var/task and /opt/python.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import json
 import os
 import platform
@@ -21,13 +24,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "shared"))
 
+from benchmarks import coldstart, warm  # noqa: E402
+from benchmarks.coldstart import ColdStart  # noqa: E402
+from benchmarks.template_model import SuiteModel, load_model  # noqa: E402
 from celebops.alerts.envelope import parse_record  # noqa: E402
 from celebops.alerts.errors import EnvelopeError  # noqa: E402
 from celebops.alerts.model import Alert  # noqa: E402
@@ -41,12 +47,11 @@ COMMAND = "make bench"
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 EVENTS = ROOT / "events"
 BUILD = ROOT / ".aws-sam" / "build"
-FUNCTION_DIR = BUILD / "AlertRouterFunction"
 LAYER_DIR = BUILD / "SharedLayer" / "python"
 
 HANDLING_REPETITIONS = 200
-IMPORT_PROCESSES = 15
-IMPORT_GOAL = 1.25
+JSON_OUTPUT = ROOT / "docs" / "benchmarks.json"
+OTHER_MODULES = ("freshness", "restore", "access_scan")
 
 _TOPIC_PREFIX = "arn:aws:sns:us-east-1:123456789012:celebrity-database-ops-"
 _DASHBOARD = "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/bench"
@@ -71,32 +76,6 @@ ROUTER_ENV: dict[str, str] = {
     "LOG_LEVEL": "INFO",
 }
 
-CHILD_ENV: dict[str, str] = {
-    **ROUTER_ENV,
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
-
-# Runs in the child: argv is function dir, layer dir, mode. `-I -S` leaves only the stdlib on
-# sys.path, so the two build directories are the only other import sources.
-_CHILD_CODE = """
-import importlib, json, sys, time
-sys.path[0:0] = sys.argv[1:3]
-start = time.perf_counter()
-if sys.argv[3] == "handler":
-    importlib.import_module("app")
-else:
-    import boto3
-    boto3.client("secretsmanager")
-    boto3.client("dynamodb")
-print(json.dumps({"seconds": time.perf_counter() - start}))
-"""
-
 
 @dataclass(frozen=True)
 class HandlingTiming:
@@ -112,17 +91,6 @@ class HandlingTiming:
     @property
     def ratio(self) -> float:
         return self.median_us / self.baseline_median_us
-
-
-@dataclass(frozen=True)
-class ImportTiming:
-    """Cold import wall time, in milliseconds, over fresh processes."""
-
-    label: str
-    processes: int
-    median_ms: float
-    min_ms: float
-    max_ms: float
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -194,31 +162,12 @@ def measure_handling(event_path: Path, repetitions: int = HANDLING_REPETITIONS) 
 
 
 def ensure_build() -> None:
-    """Run `sam build --cached` when the handler or the layer is missing from .aws-sam/build."""
-    if (FUNCTION_DIR / "app.py").is_file() and (LAYER_DIR / "celebops").is_dir():
+    """Run `sam build --cached` when the shared layer is missing from .aws-sam/build."""
+    if (LAYER_DIR / "celebops").is_dir():
         return
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.setdefault("SAM_CLI_TELEMETRY", "0")
     subprocess.run(["sam", "build", "--cached"], check=True, cwd=ROOT, env=env)  # noqa: S607
-
-
-def import_once(mode: str) -> float:
-    """Return the import wall time in seconds measured inside one fresh base interpreter."""
-    # -B: Lambda's code directories are read-only, so the child writes no .pyc files either.
-    command = [sys._base_executable, "-I", "-S", "-B", "-c", _CHILD_CODE, str(FUNCTION_DIR), str(LAYER_DIR), mode]
-    completed = subprocess.run(command, capture_output=True, text=True, env=CHILD_ENV, cwd=ROOT, check=False)  # noqa: S603
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"import benchmark child ({mode}) failed with exit code {completed.returncode}; "
-            f"run `make package-check` to see why the built handler does not import:\n{completed.stderr[-2000:]}"
-        )
-    return float(json.loads(completed.stdout.strip().splitlines()[-1])["seconds"])
-
-
-def measure_import(mode: str, label: str, processes: int = IMPORT_PROCESSES) -> ImportTiming:
-    import_once(mode)  # warms the OS file cache; not counted
-    samples = [import_once(mode) * 1000 for _ in range(processes)]
-    return ImportTiming(label, processes, statistics.median(samples), min(samples), max(samples))
 
 
 def _cpu_model() -> str:
@@ -235,86 +184,207 @@ def _memory() -> str:
     try:
         for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("MemTotal:"):
-                kib = int(line.split()[1])
-                return f"{kib / 1024 / 1024:.1f} GiB"
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
     except (OSError, ValueError, IndexError):
         pass
     return "unknown"
 
 
-def render(handling: list[HandlingTiming], floor: ImportTiming, handler: ImportTiming, seconds: float) -> str:
-    all_median = statistics.median(t.median_us for t in handling)
-    all_baseline = statistics.median(t.baseline_median_us for t in handling)
-    ratio = handler.median_ms / floor.median_ms
-    met = "met" if ratio <= IMPORT_GOAL else "not met"
+def machine() -> dict[str, str]:
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": COMMAND,
+        "platform": platform.platform(),
+        "cpu": f"{_cpu_model()}, {os.cpu_count()} logical CPUs",
+        "memory": _memory(),
+        "python": f"{platform.python_version()} ({sys.implementation.name})",
+        "child_interpreter": sys._base_executable,
+    }
+
+
+def measure_cold_starts(model: SuiteModel) -> tuple[list[ColdStart], list[str]]:
+    results: list[ColdStart] = []
+    skipped: list[str] = []
+    for function in model.functions.values():
+        if not coldstart.built(function):
+            skipped.append(f"{function.logical_id}: not in .aws-sam/build (run `make build`)")
+            continue
+        try:
+            results.append(coldstart.measure(model, function))
+        except RuntimeError as exc:
+            skipped.append(f"{function.logical_id}: {str(exc).splitlines()[0]}")
+    return results, skipped
+
+
+def other_benchmarks() -> dict[str, Any]:
+    """Call `run()` of each other benchmark module that exists; record why one is absent or failed."""
+    found: dict[str, Any] = {}
+    for name in OTHER_MODULES:
+        try:
+            module = importlib.import_module(f"benchmarks.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"benchmarks.{name}":
+                found[name] = {"error": f"import failed: {exc}"}
+            else:
+                found[name] = {"absent": f"benchmarks/{name}.py does not exist yet"}
+            continue
+        try:
+            found[name] = {"figures": module.run()}
+        except Exception as exc:  # another team's benchmark failing must not lose this page
+            found[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return found
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value).replace("|", "/").replace("\n", " ")
+
+
+def render_page(results: dict[str, Any], model: SuiteModel) -> str:
+    info = results["machine"]
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `{COMMAND}` (`benchmarks/run.py`), which overwrites this page on each run.",
+        f"Written by `{COMMAND}` (`benchmarks/run.py`), which overwrites this page and `docs/benchmarks.json`.",
         "",
         "## Machine",
         "",
-        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- Command: `{COMMAND}`",
-        f"- Platform: {platform.platform()}",
-        f"- CPU: {_cpu_model()}, {os.cpu_count()} logical CPUs",
-        f"- Memory: {_memory()}",
-        f"- Python: {platform.python_version()} ({sys.implementation.name})",
-        f"- Child interpreter for the import figures: `{sys._base_executable}`",
-        f"- Total benchmark time: {seconds:.1f} s",
+        *(f"- {key.replace('_', ' ').capitalize()}: {value}" for key, value in info.items()),
+        f"- Total benchmark time: {results['seconds']:.0f} s",
+        f"- Functions in template.yaml at this run: {', '.join(model.functions)}",
         "",
-        "## Alert handling time per alert, without network",
+        "## Cold start: handler import against boto3 and its clients",
+        "",
+        f"Median of {coldstart.IMPORT_PROCESSES} fresh processes of each kind (after one uncounted warm-up of each),",
+        "alternating floor and handler. Each child is the base interpreter with `-I -S -B` and `sys.path` set to",
+        "`.aws-sam/build/<LogicalId>` and `.aws-sam/build/SharedLayer/python`, and times its own import, so",
+        "interpreter start-up is excluded. The floor is `import boto3` plus a client for each service of the",
+        "function's IAM policy that some code of the suite creates a client for (some are created on first use,",
+        "not at import). The environment is the function's own from template.yaml with stand-in ARNs; no",
+        f"request is sent. Goal: handler ≤ {coldstart.IMPORT_GOAL:.2f}× floor.",
+        "",
+        "| Function | Floor clients | Floor ms | Handler ms | Handler min–max ms | Ratio | Goal |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for cold in results["cold_start"]:
+        lines.append(
+            f"| {cold['function']} | {', '.join(cold['services']) or 'none'} | {cold['floor_ms']:.0f} "
+            f"| {cold['handler_ms']:.0f} | {cold['handler_min_ms']:.0f}–{cold['handler_max_ms']:.0f} "
+            f"| {cold['ratio']:.2f}× | {'met' if cold['ratio'] <= coldstart.IMPORT_GOAL else '**not met**'} |"
+        )
+    for skipped in results["cold_start_skipped"]:
+        lines.append(f"\nNot measured: {skipped}")
+    over = [c for c in results["cold_start"] if c["top_imports"]]
+    if over:
+        lines += ["", "Packages imported beyond the floor (self time from `-X importtime`, one process):", ""]
+        for cold in over:
+            heavy = ", ".join(f"{name} {ms:.0f} ms" for name, ms in cold["top_imports"])
+            lines.append(f"- {cold['function']}: {heavy}")
+    warm = results["warm"]
+    lines += [
+        "",
+        "## Per job: time, peak memory and recommended MemorySize",
+        "",
+        f"From {warm['runs']} runs of the demo (`python -m benchmarks.demo_probe`, the demo plus a record of each",
+        "invocation; demo wall times " + ", ".join(f"{s:.0f} s" for s in warm["demo_seconds"]) + ").",
+        "Time is the median wall time of the isolated handler process: interpreter start, import and the work",
+        "against the moto server on 127.0.0.1, so a cold invocation without network latency. Peak memory is the",
+        "median over runs of the process's maximum RSS. The recommendation is the smallest of",
+        "128/256/512/1024 MB with at least 2× the peak; Lambda gives CPU in proportion to memory, so a smaller",
+        "size also runs slower (1,769 MB is one full vCPU).",
+        "",
+        "| Function | Invocations per demo | Median ms | Peak MB | MemorySize now | Recommended "
+        "| Log bytes/invocation | Status |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, figures in warm["functions"].items():
+        current = model.functions[name].memory_mb if name in model.functions else "?"
+        recommended = figures["recommended_memory_mb"] or "above 1024"
+        statuses = ", ".join(f"{k} {v}" for k, v in figures["statuses"].items())
+        lines.append(
+            f"| {name} | {figures['invocations_per_run']:g} | {figures['duration_ms']:.0f} "
+            f"| {figures['max_memory_mb']:.0f} "
+            f"| {current} | {recommended} | {figures['log_bytes_per_invocation']:.0f} | {statuses} |"
+        )
+    not_run = [n for n in model.functions if n not in warm["functions"]]
+    if not_run:
+        lines.append(f"\nNot invoked by the demo: {', '.join(not_run)}.")
+    for failure in warm["failed_runs"]:
+        lines.append(f"\nDemo run problem: {failure}")
+    handling = results["router_handling"]
+    lines += [
+        "",
+        "## Alert router: handling time per alert, without network",
         "",
         "Each record of each `events/alert_router_*.json` file goes through `parse_record`, `parse_alert`",
         "(or `unreadable_alert` for a bad envelope), `route`, then `format_pagerduty` and `format_slack`",
-        f"where the route includes them, timed with `time.perf_counter_ns`, {HANDLING_REPETITIONS} times per record.",
-        "The baseline, timed just before each sample, is `json.loads` of the SQS body and of its SNS `Message`.",
-        "Storm grouping (`format_slack_group`), delivery and logging are not included.",
+        f"where the route includes them, {HANDLING_REPETITIONS} times per record. The baseline, timed just before",
+        "each sample, is `json.loads` of the SQS body and of its SNS `Message`. Delivery is not included.",
         "",
-        "| Event file | Records | Samples | Median µs | p95 µs | Baseline median µs | Ratio to baseline |",
+        "| Event file | Records | Samples | Median µs | p95 µs | Baseline median µs | Ratio |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for t in handling:
+    for t in handling["events"]:
         lines.append(
-            f"| `{t.event}` | {t.records} | {t.samples} | {t.median_us:.1f} | {t.p95_us:.1f} "
-            f"| {t.baseline_median_us:.1f} | {t.ratio:.1f}× |"
+            f"| `{t['event']}` | {t['records']} | {t['samples']} | {t['median_us']:.1f} | {t['p95_us']:.1f} "
+            f"| {t['baseline_median_us']:.1f} | {t['median_us'] / t['baseline_median_us']:.1f}× |"
         )
     lines += [
         "",
-        f"Median over the event files' medians: **{all_median:.1f} µs** per alert, "
-        f"baseline {all_baseline:.1f} µs ({all_median / all_baseline:.1f}×).",
+        f"Median over the files: **{handling['median_us']:.1f} µs** per alert, baseline "
+        f"{handling['baseline_median_us']:.1f} µs.",
         "",
-        "## Cold import of the handler",
-        "",
-        f"Each figure is the median of {IMPORT_PROCESSES} fresh processes (after one uncounted warm-up process) of",
-        "the base interpreter run with `-I -S -B`, with `sys.path` set to `.aws-sam/build/AlertRouterFunction`,",
-        "`.aws-sam/build/SharedLayer/python` and the standard library only. The child times its own import",
-        "with `time.perf_counter()`, so interpreter start-up is excluded. The environment has dummy topic ARNs,",
-        "secret ARNs, credentials and `AWS_ENDPOINT_URL=http://127.0.0.1:9`, and no request is sent.",
-        "`.pyc` files already in the build output are used, and the child writes none.",
-        "",
-        "| Import | Median ms | Min ms | Max ms |",
-        "|---|---:|---:|---:|",
-        f"| {floor.label} (floor) | {floor.median_ms:.1f} | {floor.min_ms:.1f} | {floor.max_ms:.1f} |",
-        f"| {handler.label} | {handler.median_ms:.1f} | {handler.min_ms:.1f} | {handler.max_ms:.1f} |",
-        "",
-        f"Handler / floor: **{ratio:.2f}×**. Goal: ≤ {IMPORT_GOAL:.2f}× floor, **{met}**.",
+        "## Other benchmarks",
         "",
     ]
-    return "\n".join(lines)
+    for name, outcome in results["other"].items():
+        if "figures" in outcome:
+            lines += [f"### benchmarks/{name}.py", "", "| Figure | Value |", "|---|---|"]
+            figures = outcome["figures"]
+            items = figures.items() if isinstance(figures, dict) else [("result", figures)]
+            lines += [f"| {key} | {_cell(value)} |" for key, value in items]
+            lines.append("")
+        else:
+            lines += [f"- benchmarks/{name}.py: {outcome.get('absent') or outcome.get('error')}", ""]
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def main() -> int:
     started = time.perf_counter()
     ensure_build()
+    model = load_model("prod")
+    cold, skipped = measure_cold_starts(model)
     handling = [measure_handling(path) for path in sorted(EVENTS.glob("alert_router_*.json"))]
-    floor = measure_import("floor", "`import boto3` + secretsmanager and dynamodb clients")
-    handler = measure_import("handler", "`import app` (AlertRouterFunction)")
-    text = render(handling, floor, handler, time.perf_counter() - started)
+    warm_result = warm.measure()
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "functions": list(model.functions),
+        "cold_start": [{**asdict(c), "ratio": c.ratio} for c in cold],
+        "cold_start_skipped": skipped,
+        "warm": {
+            "runs": warm_result.runs,
+            "failed_runs": warm_result.failed_runs,
+            "demo_seconds": warm_result.demo_seconds,
+            "functions": {
+                name: {**asdict(f), "recommended_memory_mb": f.recommended_memory_mb}
+                for name, f in warm_result.functions.items()
+            },
+        },
+        "router_handling": {
+            "events": [asdict(t) for t in handling],
+            "median_us": statistics.median(t.median_us for t in handling),
+            "baseline_median_us": statistics.median(t.baseline_median_us for t in handling),
+        },
+        "other": other_benchmarks(),
+    }
+    results["seconds"] = time.perf_counter() - started
+    text = render_page(results, model)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     OUTPUT.write_text(text, encoding="utf-8")
+    JSON_OUTPUT.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
     print(text)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    print(f"wrote {OUTPUT.relative_to(ROOT)} and {JSON_OUTPUT.relative_to(ROOT)}")
     return 0
 
 

@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import boto3
 
 from harness import alarms as alarm_emulation
+from harness.deploy import composite_registry
 from harness.environment import LocalEnvironment
 from harness.paths import DELIVERIES
 from harness.scheduler import firings_in_order, scheduled_event
@@ -85,8 +87,11 @@ class Demo:
 
     def settle(self, now: datetime) -> None:
         """Evaluate alarms and deliver queued alerts until no alarm changes and no alert is left."""
+        composites = composite_registry(self.env.deployment)
         for _ in range(5):
             transitions = alarm_emulation.evaluate_alarms(self.cloudwatch, self.sns, now=now)
+            # Composite alarms follow their children's new states in the same round, as in CloudWatch.
+            transitions += composites.evaluate(self.cloudwatch, self.sns, now)
             for transition in transitions:
                 self.summary.alarm_transitions.append(
                     {
@@ -116,6 +121,25 @@ def run_schedules(demo: Demo, now: datetime) -> None:
     deployment = demo.env.deployment
     for firing in firings_in_order(deployment, now):
         event = scheduled_event(firing, deployment)
+        if firing.schedule.target_state_machine:
+            # A state machine target starts an execution with the event as its input; its Lambda
+            # tasks run locally and its Wait states pass on a simulated clock (harness/stepfunctions.py).
+            from harness.stepfunctions import run_deployed_state_machine
+
+            execution = run_deployed_state_machine(deployment, firing.schedule.target_state_machine, demo.invoke, event)
+            demo.summary.jobs.append(
+                JobRun(
+                    function=firing.schedule.target_state_machine,
+                    rule=firing.schedule.rule_name,
+                    scheduled_for=firing.at.isoformat(),
+                    status="ok" if execution.status == "SUCCEEDED" else "error",
+                    duration_ms=round(execution.duration_ms, 1),
+                    result=execution.summary(),
+                    error=None if execution.status == "SUCCEEDED" else f"{execution.error}: {execution.cause}",
+                )
+            )
+            demo.settle(datetime.now(UTC))
+            continue
         invocation = demo.invoke(firing.schedule.target_function, event)
         demo.summary.jobs.append(
             JobRun(
@@ -212,7 +236,8 @@ def _one_line(result: Any) -> str:
     return str(result)[:110]
 
 
-def run(report: Path | None = None) -> int:
+def run(report: Path | None = None, secrets: Mapping[str, str] | None = None) -> int:
+    """Run the demo; `secrets` may set LocalEnvironment's `slack_token` and `routing_key` (for leak tests)."""
     started = time.monotonic()
     now = datetime.now(UTC)
     summary = DemoSummary(started_at=now.isoformat())
@@ -220,7 +245,9 @@ def run(report: Path | None = None) -> int:
         DELIVERIES.unlink()
 
     # The demo shows the jobs acting, so it turns off the dry run the `default` environment keeps.
-    with LocalEnvironment(deliveries_path=DELIVERIES, overrides={"LogRetentionDryRun": "false"}) as env:
+    with LocalEnvironment(
+        deliveries_path=DELIVERIES, overrides={"LogRetentionDryRun": "false"}, **dict(secrets or {})
+    ) as env:
         from harness.monitored_system import create_monitored_system
 
         system = create_monitored_system(now)
@@ -236,6 +263,11 @@ def run(report: Path | None = None) -> int:
 
         summary.metrics = dict(demo.emitted)
         summary.dead_letter_messages = count_dead_letters(demo)
+
+        # The moto server stops with the environment, so `make dashboards` renders from this file.
+        from harness.dashboards import METRICS_SNAPSHOT, save_metrics_snapshot
+
+        save_metrics_snapshot(demo.cloudwatch, env.deployment, METRICS_SNAPSHOT, datetime.now(UTC))
 
     collect_deliveries(summary, DELIVERIES)
     summary.elapsed_seconds = time.monotonic() - started

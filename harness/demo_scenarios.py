@@ -148,10 +148,210 @@ def slack_outage_delays_without_loss(demo: Any) -> dict[str, Any]:
     }
 
 
+def access_scan_finds_burst(demo: Any) -> dict[str, Any]:
+    """The nightly scan found the generated burst with its window, spared the near miss, and Slack got the finding."""
+    from harness.monitored_system import BURST_ADDRESS, BURST_FAILURES, NEAR_MISS_ADDRESS
+
+    runs = [job for job in demo.summary.jobs if job.function == "UnauthorizedAccessScanFunction"]
+    result = runs[-1].result if runs and isinstance(runs[-1].result, dict) else {}
+    offenders = {item["address"]: item for item in result.get("offenders", [])}
+    burst = offenders.get(BURST_ADDRESS, {})
+    window = burst.get("densest_window", {})
+    slack = [str(d["payload"].get("text", "")) for d in _deliveries(demo, SLACK)]
+    in_slack = any(BURST_ADDRESS in text and "Unauthorized access" in text for text in slack)
+    passed = window.get("failures") == BURST_FAILURES and NEAR_MISS_ADDRESS not in offenders and in_slack
+    return {
+        "name": "unauthorized-access scan finds the 401 burst and posts it to Slack",
+        "passed": passed,
+        "detail": (
+            f"{BURST_ADDRESS}: {window.get('failures')} 401s from {window.get('start')} to {window.get('end')}; "
+            f"near miss {NEAR_MISS_ADDRESS} {'flagged' if NEAR_MISS_ADDRESS in offenders else 'not flagged'}; "
+            f"finding in Slack: {in_slack}"
+        ),
+    }
+
+
 SCENARIOS: list[Scenario] = [
     critical_alarm_pages_and_resolves,
     warning_goes_to_slack_only,
     info_finding_reaches_slack,
     alarm_storm_is_grouped,
     slack_outage_delays_without_loss,
+    access_scan_finds_burst,
 ]
+
+
+def _record(demo: Any, transitions: list[Any]) -> None:
+    for transition in transitions:
+        demo.summary.alarm_transitions.append(
+            {"alarm": transition.alarm_name, "from": transition.old_state, "to": transition.new_state}
+        )
+
+
+def _evaluate_api_alarms(demo: Any, names: list[str], now: datetime) -> None:
+    from harness.deploy import composite_registry
+
+    transitions = alarms.evaluate_alarms(demo.cloudwatch, demo.sns, now=now, alarm_names=names)
+    transitions += composite_registry(demo.env.deployment).evaluate(demo.cloudwatch, demo.sns, now)
+    _record(demo, transitions)
+    demo.deliver_alerts()
+
+
+def api_degradation_pages_once(demo: Any) -> dict[str, Any]:
+    """A failing, slow API: both API alarms fire and only the api-degraded composite pages, then resolves."""
+    from datetime import timedelta
+
+    deployment = demo.env.deployment
+    dimensions = [
+        {"Name": "ApiName", "Value": deployment.parameters["ApiName"]},
+        {"Name": "Stage", "Value": deployment.parameters["ApiStage"]},
+    ]
+    names = [deployment.physical_id("ApiServerErrorsAlarm"), deployment.physical_id("ApiLatencyP95Alarm")]
+    composite = deployment.physical_id("ApiDegradedAlarm")
+    pages_before = len(_deliveries(demo, PAGERDUTY))
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def put(moment: datetime, errors: float, latency_ms: float) -> None:
+        demo.cloudwatch.put_metric_data(
+            Namespace="AWS/ApiGateway",
+            MetricData=[
+                {"MetricName": "Count", "Dimensions": dimensions, "Timestamp": moment, "Value": 120.0, "Unit": "Count"},
+                {
+                    "MetricName": "5XXError",
+                    "Dimensions": dimensions,
+                    "Timestamp": moment,
+                    "Value": errors,
+                    "Unit": "Count",
+                },
+                {
+                    "MetricName": "Latency",
+                    "Dimensions": dimensions,
+                    "Timestamp": moment,
+                    "Values": [latency_ms * 0.4, latency_ms],
+                    "Counts": [20.0, 100.0],
+                    "Unit": "Milliseconds",
+                },
+            ],
+        )
+
+    # Ten minutes of outage (40 server errors, p95 of 2.6 s), then ten minutes of recovery.
+    put(now - timedelta(minutes=6), 3.0, 2600.0)
+    put(now - timedelta(minutes=1), 40.0, 2600.0)
+    _evaluate_api_alarms(demo, names, now)
+    states = {
+        alarm["AlarmName"]: alarm["StateValue"]
+        for alarm in demo.cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    }
+    put(now + timedelta(minutes=3), 0.0, 310.0)
+    put(now + timedelta(minutes=8), 0.0, 290.0)
+    _evaluate_api_alarms(demo, names, now + timedelta(minutes=11))
+
+    events = [d["payload"] for d in _deliveries(demo, PAGERDUTY)[pages_before:]]
+    actions = [event.get("event_action") for event in events]
+    about_composite = all(composite in str(event.get("payload", {}).get("summary", "")) for event in events)
+    passed = set(states.values()) == {"ALARM"} and actions == ["trigger", "resolve"] and about_composite
+    return {
+        "name": "degraded API pages once through the composite alarm, then resolves",
+        "passed": passed,
+        "detail": f"children {sorted(states.values())}; PagerDuty got {actions} for {composite}",
+    }
+
+
+def freshness_and_scrapers_reported(demo: Any) -> dict[str, Any]:
+    """Check that the monitors flagged the stale and failed sources and the stale-data alarm reached Slack."""
+    results = {job.function: job.result for job in demo.summary.jobs if isinstance(job.result, dict)}
+    freshness = results.get("FreshnessMonitorFunction") or {}
+    scrapers = results.get("ScraperMonitorFunction") or {}
+    outcomes = {r.get("source"): r.get("outcome") for r in scrapers.get("results", [])}
+    alarm = demo.env.deployment.physical_id("StaleDataAlarm")
+    state = demo.cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+    texts = [str(d["payload"].get("text", "")) for d in _deliveries(demo, SLACK)]
+    passed = (
+        freshness.get("stale_sources") == ["social"]
+        and outcomes.get("news") == "failed"
+        and outcomes.get("social") == "missed"
+        and state == "ALARM"
+        and any(alarm in text for text in texts)
+    )
+    return {
+        "name": "stale source and failed scrapers reach Slack",
+        "passed": passed,
+        "detail": f"stale {freshness.get('stale_sources')}, scrapers {outcomes}, {alarm} {state}",
+    }
+
+
+SCENARIOS.append(freshness_and_scrapers_reported)
+
+
+def cost_report_with_charges(demo: Any) -> dict[str, Any]:
+    """Queue a realistic Cost Explorer answer in moto and run the cost report: daily alarm and budget finding."""
+    import urllib.request
+    from datetime import timedelta
+
+    today = datetime.now(UTC).date()
+    month_start = today.replace(day=1)
+    first = min(month_start, today - timedelta(days=1))
+    services = {"AWS Lambda": 0.173, "Amazon DynamoDB": 0.092, "AmazonCloudWatch": 0.033, "Amazon API Gateway": 0.019}
+    days = [first + timedelta(days=offset) for offset in range((today - first).days)]
+    result = {
+        "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+        "ResultsByTime": [
+            {
+                "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
+                "Total": {},
+                "Groups": [
+                    {"Keys": [name], "Metrics": {"UnblendedCost": {"Amount": f"{amount:.7f}", "Unit": "USD"}}}
+                    for name, amount in services.items()
+                ],
+                "Estimated": day == days[-1],
+            }
+            for day in days
+        ],
+        "DimensionValueAttributes": [],
+    }
+    endpoint = demo.env.aws["AWS_ENDPOINT_URL"]
+    request = urllib.request.Request(  # noqa: S310 - the local moto server only
+        f"{endpoint}/moto-api/static/ce/cost-and-usage-results",
+        data=json.dumps({"results": [result]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+        pass
+    slack_before = len(_deliveries(demo, SLACK))
+    invocation = demo.invoke("CostReporterFunction", {"today": today.isoformat()})
+    demo.settle(datetime.now(UTC))
+
+    report = invocation.result if isinstance(invocation.result, dict) else {}
+    texts = [str(d["payload"].get("text", "")) for d in _deliveries(demo, SLACK)[slack_before:]]
+    daily_alarm = demo.env.deployment.physical_id("DailyCostAlarm")
+    passed = invocation.ok and report.get("daily_cost_usd", 0) > 0.25 and any(daily_alarm in text for text in texts)
+    return {
+        "name": "cost report with charges fires the daily cost alarm",
+        "passed": passed,
+        "detail": f"{report.get('summary', invocation.error)}; {len(texts)} Slack message(s)",
+    }
+
+
+SCENARIOS.append(api_degradation_pages_once)
+SCENARIOS.append(cost_report_with_charges)
+
+
+def restore_test_leaves_only_production(demo: Any) -> dict[str, Any]:
+    """After the scheduled restore test, no scratch table is left and the production table is intact."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    tables = dynamodb.list_tables()["TableNames"]
+    leftovers = [name for name in tables if name.startswith("celebops-restore-test-")]
+    source = demo.env.deployment.parameters["TableName"]
+    restore_runs = [job for job in demo.summary.jobs if job.function == "RestoreTestStateMachine"]
+    passed = bool(restore_runs) and not leftovers and source in tables
+    return {
+        "name": "restore test cleans up its scratch tables and never touches production",
+        "passed": passed,
+        "detail": f"{len(restore_runs)} restore test run(s), scratch tables left: {leftovers or 'none'}, "
+        f"{source} {'present' if source in tables else 'MISSING'}",
+    }
+
+SCENARIOS.append(restore_test_leaves_only_production)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -29,6 +29,9 @@ from harness.template import (
     stack_name_for,
     to_cloudformation,
 )
+
+if TYPE_CHECKING:
+    from harness.alarms import CompositeAlarmRegistry
 
 DEPLOYMENT_FILE = LOCAL / "deployment.json"
 
@@ -51,9 +54,10 @@ class LocalFunction:
 class Schedule:
     rule_name: str
     expression: str
-    target_function: str  # logical id
+    target_function: str  # logical id; empty when the target is a state machine
     enabled: bool
     input: str | None = None
+    target_state_machine: str | None = None  # logical id of an AWS::StepFunctions::StateMachine target
 
 
 @dataclass
@@ -304,11 +308,28 @@ class _Deployer:
         return {"Ref": name, "Arn": arn}
 
     def _create_CloudWatch_CompositeAlarm(self, logical_id: str, p: dict[str, Any]) -> dict[str, Any]:
+        # moto 5.2.5 fails PutCompositeAlarm with HTTP 500, so the composite alarm is registered in
+        # the deployment's CompositeAlarmRegistry, which the demo evaluates after the metric alarms.
+        from harness.alarms import CompositeAlarm, rule_children
+
         name = p.get("AlarmName") or self._default_name(logical_id, 255)
-        arguments = {k: v for k, v in p.items() if k != "AlarmName"}
-        self.clients["cloudwatch"].put_composite_alarm(AlarmName=name, **arguments)
-        arn = f"arn:aws:cloudwatch:{self.deployment.region}:{self.deployment.account_id}:alarm:{name}"
-        return {"Ref": name, "Arn": arn}
+        composite = CompositeAlarm(
+            name=name,
+            rule=p["AlarmRule"],
+            description=p.get("AlarmDescription"),
+            alarm_actions=tuple(p.get("AlarmActions", [])),
+            ok_actions=tuple(p.get("OKActions", [])),
+            insufficient_data_actions=tuple(p.get("InsufficientDataActions", [])),
+            actions_enabled=bool(p.get("ActionsEnabled", True)),
+            region=self.deployment.region,
+            account_id=self.deployment.account_id,
+        )
+        known = {resource.get("Ref") for resource in self.deployment.resources.values()}
+        unknown = [child for child in rule_children(composite.rule) if child not in known]
+        if unknown:
+            raise TemplateError(f"{logical_id}: AlarmRule names alarms this template does not create: {unknown}")
+        composite_registry(self.deployment).register(composite)
+        return {"Ref": name, "Arn": composite.arn, "AlarmRule": composite.rule}
 
     def _create_CloudWatch_Dashboard(self, logical_id: str, p: dict[str, Any]) -> dict[str, Any]:
         name = p.get("DashboardName") or self._default_name(logical_id, 255)
@@ -403,14 +424,24 @@ class _Deployer:
             )
         for target in targets:
             function = next((f for f in self.deployment.functions.values() if f.arn == target["Arn"]), None)
-            if function and "ScheduleExpression" in p:
+            state_machine = next(
+                (
+                    logical
+                    for logical, created in self.deployment.resources.items()
+                    if self.resources[logical]["Type"] == "AWS::StepFunctions::StateMachine"
+                    and created.get("Arn") == target["Arn"]
+                ),
+                None,
+            )
+            if (function or state_machine) and "ScheduleExpression" in p:
                 self.deployment.schedules.append(
                     Schedule(
                         rule_name=name,
                         expression=p["ScheduleExpression"],
-                        target_function=function.logical_id,
+                        target_function=function.logical_id if function else "",
                         enabled=arguments["State"] == "ENABLED",
                         input=target.get("Input"),
+                        target_state_machine=state_machine,
                     )
                 )
         return {"Ref": name, "Arn": rule_arn}
@@ -422,6 +453,18 @@ class _Deployer:
             name=name, definition=definition, roleArn=p["RoleArn"]
         )["stateMachineArn"]
         return {"Ref": arn, "Arn": arn, "Name": name}
+
+
+def composite_registry(deployment: Deployment) -> CompositeAlarmRegistry:
+    """Return the composite alarms the deployer registered for this deployment (empty if none)."""
+    registry = getattr(deployment, "_composite_alarms", None)
+    if registry is None:
+        from harness.alarms import CompositeAlarmRegistry
+
+        registry = CompositeAlarmRegistry()
+        # Kept beside the dataclass fields, so Deployment.save() does not write alarm states.
+        object.__setattr__(deployment, "_composite_alarms", registry)
+    return registry
 
 
 def deploy(

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celebops.alerts.delivery_policy import Budget, RetryPolicy
 from celebops.alerts.enrichment import Enricher
@@ -30,6 +30,10 @@ from celebops.alerts.slack_format import SlackOptions, format_slack, format_slac
 from celebops.alerts.text import truncate
 from celebops.config import env_bool, env_int, env_optional
 from celebops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from celebops.alerts.pagerduty_http import PagerDutySender
+    from celebops.alerts.slack_http import SlackSender
 
 MetricSink = Callable[[str, float], None]
 
@@ -233,6 +237,7 @@ class AlertRouter:
     # -- delivery ----------------------------------------------------------------------------------
 
     def _deliver(self, job: _Job, budget: Budget) -> DeliveryResult:
+        sender: SlackSender | PagerDutySender | None
         if job.destination is Destination.PAGERDUTY:
             sender = self.senders.pagerduty()
         else:
