@@ -124,9 +124,17 @@ def run_schedules(demo: Demo, now: datetime) -> None:
         if firing.schedule.target_state_machine:
             # A state machine target starts an execution with the event as its input; its Lambda
             # tasks run locally and its Wait states pass on a simulated clock (harness/stepfunctions.py).
+            from harness.moto_restores import after_restore_task
             from harness.stepfunctions import run_deployed_state_machine
 
-            execution = run_deployed_state_machine(deployment, firing.schedule.target_state_machine, demo.invoke, event)
+            dynamodb = boto3.client("dynamodb")
+            execution = run_deployed_state_machine(
+                deployment,
+                firing.schedule.target_state_machine,
+                demo.invoke,
+                event,
+                after_task=lambda result, dynamodb=dynamodb: after_restore_task(dynamodb, result),
+            )
             demo.summary.jobs.append(
                 JobRun(
                     function=firing.schedule.target_state_machine,
@@ -135,7 +143,8 @@ def run_schedules(demo: Demo, now: datetime) -> None:
                     status="ok" if execution.status == "SUCCEEDED" else "error",
                     duration_ms=round(execution.duration_ms, 1),
                     result=execution.summary(),
-                    error=None if execution.status == "SUCCEEDED" else f"{execution.error}: {execution.cause}",
+                    # The report task's summary names the failed step; the Fail state's cause does not.
+                    error=None if execution.status == "SUCCEEDED" else execution.summary()["summary"],
                 )
             )
             demo.settle(datetime.now(UTC))

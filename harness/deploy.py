@@ -344,9 +344,10 @@ class _Deployer:
         iam = self.clients["iam"]
         role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(p["AssumeRolePolicyDocument"]))
         for policy in p.get("Policies", []):
-            iam.put_role_policy(
-                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
-            )
+            # IAM reads a document without Version as 2008-10-17 (SAM's policy templates omit it);
+            # moto rejects it, so the local copy states the version IAM would assume for these statements.
+            document = {"Version": "2012-10-17", **policy["PolicyDocument"]}
+            iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(document))
         for arn in p.get("ManagedPolicyArns", []):
             # moto ships most AWS managed policies but not all; the role still records the rest.
             with contextlib.suppress(iam.exceptions.NoSuchEntityException):

@@ -1,7 +1,7 @@
 """A fault-injecting HTTP proxy between the code under test and the moto server, on 127.0.0.1.
 
 A function's `AWS_ENDPOINT_URL` points at the proxy, which forwards every request to moto
-unchanged and records the service, operation and status of each answer. Rules make it answer
+unchanged and records the service, operation and status of each response. Rules make it respond to
 chosen requests itself instead, with the error a real AWS service sends in that service's wire
 format, so botocore parses and retries them exactly as it would in AWS:
 
@@ -11,7 +11,7 @@ format, so botocore parses and retries them exactly as it would in AWS:
 - Query protocol (SNS, STS, IAM): an XML `ErrorResponse`.
 - REST protocols (Lambda, Backup, API Gateway): a JSON body with `x-amzn-ErrorType`.
 
-moto answers a denied request with an XML `AccessDenied` body whatever the protocol, which
+moto responds to a denied request with an XML `AccessDenied` body whatever the protocol, which
 botocore reads as the error code "403" for JSON services. With `translate_access_denied` the
 proxy rewrites it to `AccessDeniedException` in the service's own format, the code AWS sends,
 so the code under test sees what it would see in AWS.
@@ -49,11 +49,11 @@ class Protocol(StrEnum):
 
 @dataclass
 class FaultRule:
-    """Answer matching requests with an AWS error instead of forwarding them.
+    """Respond to matching requests with an AWS error instead of forwarding them.
 
     `operation` is a regular expression matched in full against "signing-name:Operation", for
     example `logs:DescribeLogGroups` or `dynamodb:.*` (CloudWatch signs as `monitoring`).
-    `count` limits how many requests the rule answers; None answers every matching request.
+    `count` limits how many requests the rule responds to; None means every matching request.
     `delay_seconds` holds the request that long before answering, to stand in for a slow service.
     """
 

@@ -79,6 +79,16 @@ USED_OUTSIDE_CODE: dict[tuple[str, str], str] = {
 }
 
 
+# SNS and SQS call KMS with the caller's permissions when the caller publishes to an encrypted
+# topic or sends to an encrypted queue, so a statement of KMS data-key actions is needed without
+# the code ever calling KMS. moto's SNS and SQS do not call KMS, so such a removal cannot be seen.
+SERVER_SIDE_KMS_ACTIONS = frozenset({"kms:GenerateDataKey", "kms:GenerateDataKey*", "kms:Decrypt"})
+SERVER_SIDE_KMS_REASON = (
+    "SNS and SQS call KMS with the publisher's permissions for encrypted topics and queues, outside the code, "
+    "and moto's SNS and SQS do not call KMS"
+)
+
+
 class Outcome(StrEnum):
     """How a run ended, judged from the invocation and the calls the proxy saw."""
 
@@ -563,6 +573,8 @@ def check_function(session: AuthSession, function: str, role_name: str) -> Funct
         return check
     for statement in statements:
         reason = USED_OUTSIDE_CODE.get((function, statement.sid))
+        if reason is None and set(statement.actions) <= SERVER_SIDE_KMS_ACTIONS:
+            reason = SERVER_SIDE_KMS_REASON
         rest = [other for other in statements if other is not statement]
         if reason is None:
             unenforced = [a for a in statement.actions if not session.enforced(a)]

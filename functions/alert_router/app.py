@@ -27,6 +27,9 @@ router = build_router(logger, _count)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+    if not isinstance(event, dict) or not isinstance(event.get("Records", []), list):
+        # Not an SQS event at all: nothing to return to the queue, so fail the invocation loudly.
+        raise ValueError(f"expected an SQS event with a Records list, got {type(event).__name__}")
     router.deduplicator.register_context(context)
     result = router.process_batch(event.get("Records", []), context.get_remaining_time_in_millis)
     return result.response()

@@ -34,6 +34,8 @@ def _run_day(event: Any) -> date:
     if event.get("detail-type") == "Scheduled Event":
         scheduled = EventBridgeEvent(event)
         logger.info("scheduled run", extra={"rule": scheduled.resources, "scheduled_time": scheduled.time})
+        if not isinstance(scheduled.time, str):
+            raise ValueError(f"scheduled event time must be an ISO-8601 string, got {scheduled.time!r}")
         return datetime.fromisoformat(scheduled.time.replace("Z", "+00:00")).astimezone(UTC).date()
     if "today" in event:
         return date.fromisoformat(str(event["today"]))

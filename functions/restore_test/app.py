@@ -106,7 +106,7 @@ def _sweep(event: Mapping[str, Any]) -> dict[str, Any]:
     result["days_since_success"] = days
     result["summary"] = (
         f"scratch tables: {counts['deleted']} deleted, {counts['kept-recent']} recent kept, "
-        f"{counts['refused']} refused, {counts['failed']} failed; last successful restore test {since}"
+        f"{counts['rejected']} rejected, {counts['failed']} failed; last successful restore test {since}"
     )
     logger.info("sweep finished", extra=result)
     return result

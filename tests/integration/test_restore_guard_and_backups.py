@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from celebops.restore.backup_guard import BackupAction, guard_backups, guard_finding
 from celebops.restore.config import BackupGuardConfig, PitrEnforcement
-from celebops.restore.errors import DeleteRefused, InvalidRestoreInput
+from celebops.restore.errors import DeleteRejected, InvalidRestoreInput
 from celebops.restore.naming import (
     SCRATCH_PREFIX,
     SUITE_TAG_KEY,
@@ -47,13 +47,13 @@ def _names(dynamodb: Any) -> set[str]:
 
 
 # ---------------------------------------------------------------------------------- guard
-def test_guard_refuses_production_even_when_tagged() -> None:
-    with pytest.raises(DeleteRefused):
+def test_guard_rejects_tagged_production() -> None:
+    with pytest.raises(DeleteRejected):
         check_deletable(PRODUCTION, SUITE_TAG, frozenset({PRODUCTION}))
 
 
-def test_guard_refuses_untagged_scratch_name() -> None:
-    with pytest.raises(DeleteRefused):
+def test_guard_rejects_untagged_scratch_name() -> None:
+    with pytest.raises(DeleteRejected):
         check_deletable(f"{SCRATCH_PREFIX}pitr-20270101-030000", {}, frozenset({PRODUCTION}))
 
 
@@ -63,10 +63,10 @@ def test_guard_accepts_tagged_scratch_table() -> None:
 
 @settings(max_examples=300)
 @given(st.text(min_size=1, max_size=80))
-def test_guard_refuses_any_name_without_prefix(name: str) -> None:
+def test_guard_rejects_unprefixed_names(name: str) -> None:
     if name.startswith(SCRATCH_PREFIX):
         return
-    with pytest.raises(DeleteRefused):
+    with pytest.raises(DeleteRejected):
         check_deletable(name, SUITE_TAG, frozenset())
 
 
@@ -83,7 +83,7 @@ def test_production_table_survives_delete_attempt(moto: Any) -> None:
     dynamodb = boto3.client("dynamodb")
     _table(dynamodb, PRODUCTION, tagged=True)
 
-    with pytest.raises(DeleteRefused):
+    with pytest.raises(DeleteRejected):
         delete_scratch_table(dynamodb, PRODUCTION, frozenset({PRODUCTION}))
 
     assert PRODUCTION in _names(dynamodb)
@@ -120,7 +120,7 @@ def test_sweep_deletes_only_old_tagged_scratch_tables(moto: Any) -> None:
     report = sweep_scratch_tables(dynamodb, PRODUCTION, timedelta(hours=24), later)
 
     assert report.count(SweepOutcome.DELETED) == 1
-    assert report.count(SweepOutcome.REFUSED) == 1
+    assert report.count(SweepOutcome.REJECTED) == 1
     assert _names(dynamodb) == {PRODUCTION, f"{SCRATCH_PREFIX}pitr-20270101-030000"}
 
 

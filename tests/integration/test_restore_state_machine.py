@@ -229,20 +229,20 @@ def test_no_backup_fails_backup_path_only(world: dict[str, Any], monkeypatch: py
 def test_failure_after_100_days_is_critical(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     seed_last_success(days_ago=101)
 
-    def refuse(**kwargs: Any) -> Any:
+    def reject(**kwargs: Any) -> Any:
         raise client_error("BackupInUseException", "RestoreTableFromBackup")
 
-    execution, _, _ = run(world, monkeypatch, restore_table_from_backup=refuse)
+    execution, _, _ = run(world, monkeypatch, restore_table_from_backup=reject)
 
     assert execution.error == "RestoreTestFailed"
     assert findings(world, "critical")[0]["kind"] == "restore-test.report"
 
 
 def test_restore_rejected_fails_and_names_step(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(**kwargs: Any) -> Any:
+    def reject(**kwargs: Any) -> Any:
         raise client_error("BackupInUseException", "RestoreTableFromBackup")
 
-    execution, _, _ = run(world, monkeypatch, {"restore_types": ["backup"]}, restore_table_from_backup=refuse)
+    execution, _, _ = run(world, monkeypatch, {"restore_types": ["backup"]}, restore_table_from_backup=reject)
 
     assert outcome(execution, "backup")["failed_step"] == "start_restore"
     assert "RestoreFailed" in outcome(execution, "backup")["reason"]
@@ -334,7 +334,7 @@ def test_cleanup_retries_table_in_use(world: dict[str, Any], monkeypatch: pytest
     assert scratch_tables(world) == []
 
 
-def test_cleanup_refusal_fails_the_test(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cleanup_rejection_fails_test(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     def no_tags(**kwargs: Any) -> dict[str, Any]:
         return {"Tags": []}
 
@@ -346,7 +346,7 @@ def test_cleanup_refusal_fails_the_test(world: dict[str, Any], monkeypatch: pyte
     )
 
     assert outcome(execution, "pitr")["failed_step"] == "cleanup"
-    assert "DeleteRefused" in outcome(execution, "pitr")["cleanup"]
+    assert "DeleteRejected" in outcome(execution, "pitr")["cleanup"]
     assert len(scratch_tables(world)) == 1
 
 

@@ -154,11 +154,6 @@ request_times = st.one_of(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="parse_request_time indexes text[6] before checking the length, so '00/Jan' raises IndexError",
-)
 @SETTINGS
 @given(request_times)
 def test_parse_request_time_raises_only_value_error(text: str) -> None:
@@ -244,11 +239,6 @@ result_events = st.fixed_dictionaries(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="parse_result_event calls .get on detail.requestContext without checking it is an object",
-)
 @SETTINGS
 @given(result_events)
 def test_parse_result_event_raises_only_value_error(event: dict[str, Any]) -> None:

@@ -67,6 +67,9 @@ _DAY_CACHE_LIMIT = 4096
 
 def parse_request_time(text: str) -> int:
     """Convert `$context.requestTime` (`04/Mar/2025:01:02:03 +0000`) to Unix seconds; raise ValueError."""
+    # Length first: the slicing below must never index past a short or cut-off value.
+    if len(text) != 26:
+        raise ValueError(f"invalid request time {text!r}")
     day_text = text[:11]
     midnight = _DAY_CACHE.get(day_text)
     if midnight is None:

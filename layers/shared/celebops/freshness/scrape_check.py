@@ -123,6 +123,8 @@ def parse_result_event(event: dict[str, Any]) -> ResultEvent:
     if not isinstance(detail, dict):
         raise ValueError("the result event has no detail object")
     context = detail.get("requestContext") or {}
+    if not isinstance(context, dict):
+        raise ValueError(f"detail.requestContext must be an object, got {type(context).__name__}")
     arn = context.get("functionArn")
     if not isinstance(arn, str) or ":function:" not in arn:
         raise ValueError(f"detail.requestContext.functionArn {arn!r} is not a function ARN")

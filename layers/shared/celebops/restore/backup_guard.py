@@ -150,7 +150,8 @@ def guard_backups(dynamodb: Any, config: BackupGuardConfig, now: datetime) -> Gu
         for b in backups
         if b.get("BackupStatus") == "AVAILABLE" and b["BackupArn"] not in deleted
     ]
-    newest_age = round((now - max(available)).total_seconds(), 3) if available else None
+    # A backup stamped a moment after `now` (clock skew between Lambda and DynamoDB) counts as age 0.
+    newest_age = round(max(0.0, (now - max(available)).total_seconds()), 3) if available else None
 
     enabled, enabled_now, window = _check_pitr(dynamodb, config)
     return GuardReport(

@@ -16,7 +16,7 @@ class NoBackupAvailable(RestoreTestError):
 
 
 class RestoreThrottled(RestoreTestError):
-    """DynamoDB refused the restore request for a limit (at most 50 concurrent restores per account)."""
+    """DynamoDB rejected the restore request for a limit (at most 50 concurrent restores per account)."""
 
 
 class RestoreFailed(RestoreTestError):
@@ -28,8 +28,8 @@ class RestoreTimedOut(RestoreTestError):
 
 
 class TableInUse(RestoreTestError):
-    """DeleteTable refused the scratch table because it is still being created or updated; retried."""
+    """DeleteTable rejected the scratch table because it is still being created or updated; retried."""
 
 
-class DeleteRefused(RestoreTestError):
+class DeleteRejected(RestoreTestError):
     """The delete guard rejected a table that is not a tagged scratch table of this suite."""

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from celebops.restore.errors import DeleteRefused, InvalidRestoreInput
+from celebops.restore.errors import DeleteRejected, InvalidRestoreInput
 
 #: Every scratch table name starts with this; the delete guard rejects any other table.
 SCRATCH_PREFIX = "celebops-restore-test-"
@@ -47,16 +47,16 @@ def scratch_table_name(restore_type: RestoreType, run_id: str) -> str:
 
 
 def check_deletable(table_name: str, tags: Mapping[str, str], protected: set[str] | frozenset[str]) -> None:
-    """Raise DeleteRefused unless `table_name` is a scratch table: prefix, suite tag, and not protected.
+    """Raise DeleteRejected unless `table_name` is a scratch table: prefix, suite tag, and not protected.
 
     Each condition alone rejects the production table: it lacks the prefix, it lacks the tag, and
     its name is in `protected`. A bug or a bad input therefore needs all three to go wrong at once.
     """
     if table_name in protected:
-        raise DeleteRefused(f"table {table_name!r} is protected (the restore source); it is never deleted")
+        raise DeleteRejected(f"table {table_name!r} is protected (the restore source); it is never deleted")
     if not table_name.startswith(SCRATCH_PREFIX) or not _TABLE_NAME.fullmatch(table_name):
-        raise DeleteRefused(
+        raise DeleteRejected(
             f"table {table_name!r} does not start with {SCRATCH_PREFIX!r}; only scratch tables are deleted"
         )
     if tags.get(SUITE_TAG_KEY) != SUITE_TAG_VALUE:
-        raise DeleteRefused(f"table {table_name!r} lacks the tag {SUITE_TAG_KEY}={SUITE_TAG_VALUE}; it is not deleted")
+        raise DeleteRejected(f"table {table_name!r} lacks the tag {SUITE_TAG_KEY}={SUITE_TAG_VALUE}; it is not deleted")

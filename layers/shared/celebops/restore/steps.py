@@ -107,7 +107,7 @@ def start_restore(
     except ClientError as exc:
         code = error_code(exc)
         if code == "LimitExceededException":
-            raise RestoreThrottled(f"restore into {target} refused: {exc}") from exc
+            raise RestoreThrottled(f"restore into {target} rejected: {exc}") from exc
         if code not in ("TableAlreadyExistsException", "ResourceInUseException"):
             raise RestoreFailed(f"restore into {target} failed with {code}: {exc}") from exc
         # A retried task whose first request went through: the restore is already running.
@@ -175,7 +175,7 @@ def check_restore(
 
 
 def delete_scratch_table(dynamodb: Any, table_name: str, protected: frozenset[str]) -> str:
-    """Delete one scratch table after the guard; return deleted or absent, raise DeleteRefused or TableInUse."""
+    """Delete one scratch table after the guard; return deleted or absent, raise DeleteRejected or TableInUse."""
     try:
         table = dynamodb.describe_table(TableName=table_name)["Table"]
     except ClientError as exc:

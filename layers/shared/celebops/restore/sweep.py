@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from celebops.restore.errors import DeleteRefused, TableInUse
+from celebops.restore.errors import DeleteRejected, TableInUse
 from celebops.restore.naming import SCRATCH_PREFIX
 from celebops.restore.steps import delete_scratch_table, error_code
 
@@ -17,7 +17,7 @@ from celebops.restore.steps import delete_scratch_table, error_code
 class SweepOutcome(StrEnum):
     DELETED = "deleted"
     KEPT_RECENT = "kept-recent"
-    REFUSED = "refused"
+    REJECTED = "rejected"
     FAILED = "failed"
 
 
@@ -66,8 +66,8 @@ def sweep_scratch_tables(dynamodb: Any, source_table: str, max_age: timedelta, n
                 continue
             outcome = delete_scratch_table(dynamodb, name, frozenset({source_table}))
             results.append(SweptTable(name, SweepOutcome.DELETED, outcome))
-        except DeleteRefused as exc:
-            results.append(SweptTable(name, SweepOutcome.REFUSED, str(exc)))
+        except DeleteRejected as exc:
+            results.append(SweptTable(name, SweepOutcome.REJECTED, str(exc)))
         except TableInUse as exc:
             results.append(SweptTable(name, SweepOutcome.FAILED, str(exc)))
         except ClientError as exc:
