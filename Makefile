@@ -23,7 +23,7 @@ PARAMS ?=
 TARGET ?= local
 ALARM ?=
 
-.PHONY: help venv build test lint validate unit integration package-check demo invoke fire-drill bench cost clean
+.PHONY: help venv build test lint validate unit integration package-check demo invoke fire-drill bench cost dashboards clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -79,6 +79,9 @@ bench: build ## Benchmarks, written to docs/benchmarks.md with the machine and t
 
 cost: $(STAMP) ## Monthly AWS bill of the suite from template.yaml and docs/benchmarks.json, into docs/cost.md
 	$(PY) -m benchmarks.cost
+
+dashboards: $(STAMP) ## Preview the four dashboards with the last demo's metrics under .local/dashboards/ (run make demo first)
+	$(PY) -m harness.dashboards $(if $(PNG),--png)
 
 clean: ## Remove build output and local state (keeps .venv)
 	rm -rf .aws-sam .local .pytest_cache .ruff_cache .mypy_cache

@@ -450,6 +450,9 @@ class _Deployer:
     def _create_StepFunctions_StateMachine(self, logical_id: str, p: dict[str, Any]) -> dict[str, Any]:
         name = p.get("StateMachineName") or self._default_name(logical_id, 80)
         definition = p.get("DefinitionString") or json.dumps(p.get("Definition", {}))
+        # Step Functions replaces ${Name} placeholders with DefinitionSubstitutions at deploy time.
+        for key, value in p.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
         arn = self.clients["stepfunctions"].create_state_machine(
             name=name, definition=definition, roleArn=p["RoleArn"]
         )["stateMachineArn"]

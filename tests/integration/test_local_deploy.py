@@ -41,7 +41,8 @@ def test_deploy_registers_schedule_and_queue_mapping(deployment: Deployment) -> 
 
     assert schedules["LogRetentionFunction"] == "cron(15 3 * * ? *)"
     assert [m.function for m in deployment.queue_mappings] == ["AlertRouterFunction"]
-    rule = boto3.client("events").describe_rule(Name=deployment.schedules[0].rule_name)
+    rule_name = next(s.rule_name for s in deployment.schedules if s.target_function == "LogRetentionFunction")
+    rule = boto3.client("events").describe_rule(Name=rule_name)
     assert rule["ScheduleExpression"] == "cron(15 3 * * ? *)"
 
 

@@ -40,9 +40,31 @@ AWS_METRIC_DIMENSIONS: dict[tuple[str, str], set[tuple[str, ...]]] = {
     ("AWS/Billing", "EstimatedCharges"): {("Currency",), ("Currency", "ServiceName")},
 }
 
-#: Custom metrics, with the dimension keys their emitters write (tested against the EMF output).
+#: Custom metrics, with the dimension keys their emitters write. The cost metrics come from the
+#: module their EMF test checks; the others are read from their emitters: the freshness metrics
+#: carry no `service` (SingleMetric with service=""), the restore, backup and access-scan metrics
+#: carry Powertools' `service`.
 CUSTOM_METRIC_DIMENSIONS: dict[str, set[tuple[str, ...]]] = {
-    name: {tuple(sorted(keys))} for name, keys in COST_DIMENSION_SETS.items()
+    **{name: {tuple(sorted(keys))} for name, keys in COST_DIMENSION_SETS.items()},
+    "DataFreshness": {(), ("Source",)},
+    "FreshnessCheckFailed": {()},
+    "ScraperSuccess": {(), ("Source",)},
+    "ScraperSuccessRate": {()},
+    **{
+        name: {("RestoreType", "service")}
+        for name in ("RestoreTestSuccess", "RestoreDurationSeconds", "RestoreItemsVerified")
+    },
+    "DaysSinceRestoreTestSuccess": {("TableName", "service")},
+    **{name: {("TableName", "service")} for name in ("NewestBackupAgeSeconds", "PitrEnabled", "PitrWindowSeconds")},
+    **{
+        name: {("service",)}
+        for name in (
+            "Unauthorized401Count",
+            "UnauthorizedDistinctSources",
+            "UnauthorizedOffenders",
+            "UnauthorizedRepeatOffenders",
+        )
+    },
 }
 
 DASHBOARDS = {"OperationsDashboard", "DataQualityDashboard", "CostDashboard", "SuiteHealthDashboard"}
@@ -119,7 +141,8 @@ def test_widgets_have_position_and_properties(resolved: dict[str, dict[str, Any]
         assert widget["type"] in {"metric", "log", "text", "alarm"}, logical_id
         for key in ("x", "y", "width", "height"):
             assert isinstance(widget[key], int), f"{logical_id}: {key} of {widget.get('properties', {}).get('title')}"
-        assert 0 <= widget["x"] and widget["x"] + widget["width"] <= 24, logical_id
+        assert widget["x"] >= 0, logical_id
+        assert widget["x"] + widget["width"] <= 24, logical_id
         assert isinstance(widget["properties"], dict), logical_id
 
 
@@ -244,8 +267,22 @@ def test_service_dimension_names_a_function(sam: dict[str, Any], resolved: dict[
         for v in sam["Resources"].values()
         if v["Type"] == "AWS::Serverless::Function"
     }
-    text = json.dumps(resolved)
-    for value in re.findall(r'"service", "([^"]+)"', text) + re.findall(r'"Name": "service", "Value": "([^"]+)"', text):
+    values = []
+    for _, widget in _widgets(resolved):
+        if widget["type"] == "metric":
+            values += [
+                value for query in widget_queries(widget, REGION) for key, value in query.dimensions if key == "service"
+            ]
+    for alarm in resolved.values():
+        metrics = (
+            [alarm]
+            if "MetricName" in alarm
+            else [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        )
+        values += [d["Value"] for metric in metrics for d in metric.get("Dimensions", []) if d["Name"] == "service"]
+
+    assert values
+    for value in values:
         assert value in services, f"service dimension {value} is no function's POWERTOOLS_SERVICE_NAME"
 
 
