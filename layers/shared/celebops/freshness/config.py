@@ -127,14 +127,15 @@ class FreshnessConfig:
             raise ConfigError(ENV_TIMESTAMP_FORMAT, f"{raw_format!r} is not one of {allowed}") from None
 
         sources = _read_sources(env)
-        default = AgeThresholds(
+        default_thresholds = AgeThresholds(
             float(env_int(ENV_WARN_AFTER_HOURS, DEFAULT_WARN_AFTER_HOURS, minimum=1, env=env)),
             float(env_int(ENV_ERROR_AFTER_HOURS, DEFAULT_ERROR_AFTER_HOURS, minimum=1, env=env)),
         )
-        if default.warn_after_hours > default.error_after_hours:
+        if default_thresholds.warn_after_hours > default_thresholds.error_after_hours:
             raise ConfigError(
                 ENV_WARN_AFTER_HOURS,
-                f"{default.warn_after_hours:g} is above ERROR_AFTER_HOURS {default.error_after_hours:g}",
+                f"{default_thresholds.warn_after_hours:g} is above ERROR_AFTER_HOURS "
+                f"{default_thresholds.error_after_hours:g}",
             )
         return cls(
             table_name=table_name,
@@ -143,7 +144,7 @@ class FreshnessConfig:
             updated_at_attribute=attributes[ENV_UPDATED_AT_ATTRIBUTE],
             timestamp_format=timestamp_format,
             index_name=index_name,
-            thresholds=_read_thresholds(sources, default, env),
+            thresholds=_read_thresholds(sources, default_thresholds, env),
             scan_segments=env_int(
                 ENV_SCAN_SEGMENTS, DEFAULT_SCAN_SEGMENTS, minimum=1, maximum=MAX_SCAN_SEGMENTS, env=env
             ),

@@ -11,7 +11,7 @@ values per metric. An empty dimension value makes CloudWatch drop all the metric
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
@@ -60,7 +60,7 @@ def emit_metric(
 
 
 def emit_per_source(
-    name: str, unit: MetricUnit, values: list[tuple[str | None, float]], write: Writer = print
+    name: str, unit: MetricUnit, values: Sequence[tuple[str | None, float]], write: Writer = print
 ) -> list[dict[str, object]]:
     """Write one document per (source, value), with the source as its only dimension."""
     return [

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from celebops.restore.config import RestoreTestConfig
-from celebops.restore.errors import RestoreFailed
+from celebops.restore.errors import InvalidRestoreInput, RestoreFailed
 from celebops.restore.times import parse_iso
 
 Item = dict[str, Any]  # DynamoDB low-level attribute values, compared exactly
@@ -115,7 +115,7 @@ def _changed_after(item: Mapping[str, Any], attribute: str, moment: datetime) ->
         return False
     try:
         return parse_iso(text, attribute) > moment
-    except ValueError:
+    except (ValueError, InvalidRestoreInput):
         # Items with an unreadable change time are compared: only a readable later time excuses a difference.
         return False
 
