@@ -36,6 +36,13 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@touch $(STAMP)
 
+TOOLS := .venv-tools
+$(TOOLS)/.installed: requirements-tools.txt
+	@if [ -z "$(PYTHON313)" ]; then echo "error: python3.13 not found" >&2; exit 1; fi
+	@test -x $(TOOLS)/bin/python || $(PYTHON313) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	@touch $@
+
 venv: $(STAMP) ## Create .venv with Python 3.13 and the pinned packages
 
 build: $(STAMP) ## sam build: functions and the shared layer into .aws-sam/build
@@ -48,9 +55,10 @@ lint: $(STAMP) ## ruff lint and format check, mypy --strict on the shared layer
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-validate: $(STAMP) ## cfn-lint and sam validate --lint on template.yaml
+validate: $(STAMP) $(TOOLS)/.installed ## cfn-lint, sam validate --lint and checkov on template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 	sam validate --lint --region us-east-1
+	$(TOOLS)/bin/checkov --config-file .checkov.yaml
 
 package-check: build ## Import every built handler as Lambda would (/var/task + /opt/python only)
 	$(PY) -m harness.package_check

@@ -13,7 +13,16 @@ from harness.paths import EVENTS, ROOT
 from harness.scheduler import next_fire_time
 from harness.template import load_sam_template, resolve_parameters, samconfig_overrides, to_cloudformation
 
-EXPECTED_FUNCTIONS = {"AlertRouterFunction", "LogRetentionFunction"}
+EXPECTED_FUNCTIONS = {
+    "AlertRouterFunction",
+    "LogRetentionFunction",
+    "FreshnessMonitorFunction",
+    "ScraperMonitorFunction",
+    "UnauthorizedAccessScanFunction",
+    "BackupGuardFunction",
+    "RestoreTestFunction",
+    "CostReporterFunction",
+}
 
 
 @pytest.fixture(scope="module")
@@ -236,3 +245,17 @@ def test_alarms_watch_emitted_metrics(sam: dict[str, Any]) -> None:
             else:
                 assert namespace == "custom/celebrity-database", f"{logical_id}: unknown namespace {namespace}"
                 assert f'"{name}"' in source, f"{logical_id}: no code emits {name}"
+
+
+def test_readme_documents_every_parameter(sam: dict[str, Any]) -> None:
+    readme = (ROOT / "README.md").read_text()
+
+    for name in sam["Parameters"]:
+        assert f"| `{name}` |" in readme, f"README's configuration table lacks {name}"
+
+
+def test_restore_state_machine_is_defined(sam: dict[str, Any]) -> None:
+    machine = sam["Resources"]["RestoreTestStateMachine"]
+
+    assert machine["Type"] == "AWS::Serverless::StateMachine"
+    assert machine["Properties"]["DefinitionUri"].endswith(".asl.json")
