@@ -48,7 +48,8 @@ venv: $(STAMP) ## Create .venv with Python 3.13 and the pinned packages
 build: $(STAMP) ## sam build: functions and the shared layer into .aws-sam/build
 	@mkdir -p .local
 	# One build at a time: parallel builds into the same .aws-sam folder leave the layer half-written.
-	flock .local/build.lock sam build --cached --parallel
+	# Build messages go to standard error, so `make invoke` prints only the handler's JSON on standard output.
+	flock .local/build.lock sam build --cached --parallel 1>&2
 
 lint: $(STAMP) ## ruff lint and format check, mypy --strict on the shared layer
 	$(VENV)/bin/ruff check .
@@ -88,7 +89,8 @@ bench: build ## Benchmarks, written to docs/benchmarks.md with the machine and t
 cost: $(STAMP) ## Monthly AWS bill of the suite from template.yaml and docs/benchmarks.json, into docs/cost.md
 	$(PY) -m benchmarks.cost
 
-dashboards: $(STAMP) ## Preview the four dashboards with the last demo's metrics under .local/dashboards/ (run make demo first)
+dashboards: build ## Run the demo, then preview the four dashboards with its metrics under .local/dashboards/
+	$(PY) -m harness.demo --metrics-snapshot > .local/dashboards-demo.log || { tail -40 .local/dashboards-demo.log; exit 1; }
 	$(PY) -m harness.dashboards $(if $(PNG),--png)
 
 clean: ## Remove build output and local state (keeps .venv)

@@ -172,7 +172,7 @@ def collect_deliveries(summary: DemoSummary, path: Path) -> None:
         delivery = json.loads(line)
         payload = delivery.get("payload", {})
         if delivery.get("receiver") == "slack":
-            summary.slack_messages.append(str(payload.get("text", ""))[:160])
+            summary.slack_messages.append(str(payload.get("text", "")))
         elif delivery.get("receiver") == "pagerduty":
             summary.pagerduty_events.append(
                 {
@@ -217,15 +217,28 @@ def render(summary: DemoSummary) -> str:
     lines.append("")
     emitted = ", ".join(f"{name} x{count}" for name, count in sorted(summary.metrics.items())) or "none"
     lines.append(f"Metrics emitted: {emitted}")
-    lines.append(f"Alarm state changes: {len(summary.alarm_transitions)}")
-    for transition in summary.alarm_transitions:
+    # A new alarm's first evaluation (INSUFFICIENT_DATA -> OK) is routine: count it, list the rest.
+    first_ok = [t for t in summary.alarm_transitions if t["from"] == "INSUFFICIENT_DATA" and t["to"] == "OK"]
+    changes = [t for t in summary.alarm_transitions if t not in first_ok]
+    lines.append(
+        f"Alarm state changes: {len(changes)}, besides {len(first_ok)} new alarms whose first evaluation was OK"
+    )
+    for transition in changes:
         lines.append(f"  {transition['alarm']}: {transition['from']} -> {transition['to']}")
     lines.append(f"Slack messages received: {len(summary.slack_messages)}")
     for text in summary.slack_messages:
-        lines.append(f"  - {text}")
-    lines.append(f"PagerDuty events received: {len(summary.pagerduty_events)}")
-    for event in summary.pagerduty_events:
-        lines.append(f"  - {event['action']:<8} {event['summary']}")
+        lines.append(f"  - {_shorten(text, 150)}")
+    # PagerDuty ignores a resolve for a key it never opened; only resolves of opened incidents are shown.
+    opened = {e["dedup_key"] for e in summary.pagerduty_events if e["action"] == "trigger"}
+    shown = [e for e in summary.pagerduty_events if e["action"] != "resolve" or e["dedup_key"] in opened]
+    lines.append(
+        f"PagerDuty events received: {len(summary.pagerduty_events)} "
+        f"({len(summary.pagerduty_events) - len(shown)} resolves of never-opened incidents not listed)"
+    )
+    titles = {e["dedup_key"]: e["summary"] for e in summary.pagerduty_events if e["action"] == "trigger"}
+    for event in shown:
+        text = event["summary"] or f"(resolves: {titles.get(event['dedup_key'], event['dedup_key'])})"
+        lines.append(f"  - {event['action']:<8} {_shorten(text, 140)}")
     lines.append(f"Alerts in the dead-letter queue: {summary.dead_letter_messages}")
     verdict = "all jobs succeeded" if not summary.failed_jobs and not summary.failed_scenarios else "FAILED"
     lines.append("")
@@ -233,19 +246,27 @@ def render(summary: DemoSummary) -> str:
     return "\n".join(lines)
 
 
+def _shorten(text: str, limit: int) -> str:
+    """Cut `text` at a word boundary before `limit` characters and mark the cut with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0] + " …"
+
+
 def _one_line(result: Any) -> str:
     if isinstance(result, dict) and isinstance(result.get("summary"), str):
-        return result["summary"][:110]
+        return _shorten(result["summary"], 150)
     if isinstance(result, dict) and isinstance(result.get("counts"), dict):
         counts = ", ".join(f"{name}={value}" for name, value in result["counts"].items() if value)
         return f"{counts or 'nothing to do'} (of {result.get('log_groups', '?')} log groups)"
     if isinstance(result, dict):
         parts = [f"{k}={v}" for k, v in result.items() if isinstance(v, (int, float, str, bool)) and k != "status"]
-        return ", ".join(parts)[:110]
-    return str(result)[:110]
+        return _shorten(", ".join(parts), 150)
+    return _shorten(str(result), 150)
 
 
-def run(report: Path | None = None, secrets: Mapping[str, str] | None = None) -> int:
+def run(report: Path | None = None, secrets: Mapping[str, str] | None = None, metrics_snapshot: bool = False) -> int:
     """Run the demo; `secrets` may set LocalEnvironment's `slack_token` and `routing_key` (for leak tests)."""
     started = time.monotonic()
     now = datetime.now(UTC)
@@ -273,10 +294,12 @@ def run(report: Path | None = None, secrets: Mapping[str, str] | None = None) ->
         summary.metrics = dict(demo.emitted)
         summary.dead_letter_messages = count_dead_letters(demo)
 
-        # The moto server stops with the environment, so `make dashboards` renders from this file.
-        from harness.dashboards import METRICS_SNAPSHOT, save_metrics_snapshot
+        if metrics_snapshot:
+            # The moto server stops with the environment, so `make dashboards` renders from this file.
+            # Reading every dashboard series back from moto takes minutes, so only that target asks for it.
+            from harness.dashboards import METRICS_SNAPSHOT, save_metrics_snapshot
 
-        save_metrics_snapshot(demo.cloudwatch, env.deployment, METRICS_SNAPSHOT, datetime.now(UTC))
+            save_metrics_snapshot(demo.cloudwatch, env.deployment, METRICS_SNAPSHOT, datetime.now(UTC))
 
     collect_deliveries(summary, DELIVERIES)
     summary.elapsed_seconds = time.monotonic() - started
@@ -290,8 +313,11 @@ def run(report: Path | None = None, secrets: Mapping[str, str] | None = None) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the suite end to end on the embedded AWS.")
     parser.add_argument("--report", type=Path, help="also write the summary as JSON to this path")
+    parser.add_argument(
+        "--metrics-snapshot", action="store_true", help="save the dashboards' metric data for `make dashboards`"
+    )
     args = parser.parse_args(argv)
-    return run(args.report)
+    return run(args.report, metrics_snapshot=args.metrics_snapshot)
 
 
 if __name__ == "__main__":

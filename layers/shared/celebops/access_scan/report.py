@@ -84,7 +84,8 @@ class ScanReport:
         shown = "; ".join(_short(item, item.address in self.repeat_offenders) for item in detection.offenders[:3])
         more = len(detection.offenders) - 3
         tail = f"; and {more} more" if more > 0 else ""
-        return f"{head}; {len(detection.offenders)} offenders: {shown}{tail}"
+        noun = "offender" if len(detection.offenders) == 1 else "offenders"
+        return f"{head}; {len(detection.offenders)} {noun}: {shown}{tail}"
 
     def to_dict(self, max_offenders: int | None = None) -> dict[str, Any]:
         detection = self.detection
