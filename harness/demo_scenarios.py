@@ -90,6 +90,22 @@ def info_finding_reaches_slack(demo: Any) -> dict[str, Any]:
     return {"name": "info finding posts to Slack", "passed": passed, "detail": f"{len(texts)} Slack message(s)"}
 
 
+def cost_finding_reaches_slack(demo: Any) -> dict[str, Any]:
+    slack_before = len(_deliveries(demo, SLACK))
+    pages_before = len(_deliveries(demo, PAGERDUTY))
+    _publish_finding(demo, "CostTopic", "demo-cost-1", "warning", "Cost forecast above budget")
+    demo.deliver_alerts()
+
+    texts = [str(d["payload"].get("text", "")) for d in _deliveries(demo, SLACK)[slack_before:]]
+    pages = len(_deliveries(demo, PAGERDUTY)) - pages_before
+    passed = len(texts) == 1 and "Cost forecast above budget" in texts[0] and pages == 0
+    return {
+        "name": "cost finding posts to Slack and never pages",
+        "passed": passed,
+        "detail": f"{len(texts)} Slack message(s), {pages} PagerDuty event(s)",
+    }
+
+
 def alarm_storm_is_grouped(demo: Any) -> dict[str, Any]:
     warnings_topic = demo.env.deployment.physical_id("WarningsTopic")
     names = [f"demo-storm-api-{index:02d}-latency" for index in range(30)]
@@ -175,6 +191,7 @@ SCENARIOS: list[Scenario] = [
     critical_alarm_pages_and_resolves,
     warning_goes_to_slack_only,
     info_finding_reaches_slack,
+    cost_finding_reaches_slack,
     alarm_storm_is_grouped,
     slack_outage_delays_without_loss,
     access_scan_finds_burst,

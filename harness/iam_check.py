@@ -183,11 +183,21 @@ def sam_statement_ids(function: str, template: Mapping[str, Any] | None = None) 
         for document in _policy_documents(policy):
             statements = document.get("Statement", [])
             for index, statement in enumerate([statements] if isinstance(statements, dict) else statements):
-                sid = statement.get("Sid") if isinstance(statement, dict) else None
-                name = sid or f"policy{position}#{index}"
-                if name not in sids:
-                    sids.append(name)
+                for branch in _statement_branches(statement):
+                    sid = branch.get("Sid") if isinstance(branch, dict) else None
+                    name = sid or f"policy{position}#{index}"
+                    if name not in sids:
+                        sids.append(name)
     return sids
+
+
+def _statement_branches(statement: Any) -> list[Any]:
+    """Return a statement, or both branches of a statement chosen by `!If` (AWS::NoValue dropped)."""
+    if isinstance(statement, dict) and "Fn::If" in statement:
+        return [s for branch in statement["Fn::If"][1:] for s in _statement_branches(branch)]
+    if isinstance(statement, dict) and statement.get("Ref") == "AWS::NoValue":
+        return []
+    return [statement]
 
 
 def _policy_documents(policy: Any) -> list[Mapping[str, Any]]:

@@ -41,6 +41,7 @@ ALERT_PATH_SCENARIOS = [
     demo_scenarios.critical_alarm_pages_and_resolves,
     demo_scenarios.warning_goes_to_slack_only,
     demo_scenarios.info_finding_reaches_slack,
+    demo_scenarios.cost_finding_reaches_slack,
     demo_scenarios.alarm_storm_is_grouped,
     demo_scenarios.slack_outage_delays_without_loss,
 ]

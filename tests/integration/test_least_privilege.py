@@ -20,8 +20,28 @@ from harness.paths import BUILD
 pytestmark = pytest.mark.skipif(not (BUILD / "SharedLayer").exists(), reason="needs `make build` first")
 
 TEMPLATE_FUNCTIONS = iam_check.sam_functions()
+# NOTE: these statements serve paths a plain scheduled run does not take (an expired backup to
+# delete, a finding to publish, a restore to start); each needs a prepare hook in
+# harness.iam_check.PREPARE. Until then the removal check is expected to fail, strictly, so adding
+# the hook makes the test pass and forces this entry out.
+NOT_YET_EXERCISED = {
+    ("BackupGuardFunction", "DeleteExpiredBackups"),
+    ("BackupGuardFunction", "PublishProblems"),
+    ("CostReporterFunction", "PublishCostFindings"),
+    ("RestoreTestFunction", "ReadAndRestoreSource"),
+    ("RestoreTestFunction", "ScratchTables"),
+    ("RestoreTestFunction", "PublishReport"),
+}
+
 STATEMENT_CASES = [
-    pytest.param(function, sid, id=f"{function}-{sid}")
+    pytest.param(
+        function,
+        sid,
+        id=f"{function}-{sid}",
+        marks=[pytest.mark.xfail(strict=True, reason="no prepare hook exercises this statement yet")]
+        if (function, sid) in NOT_YET_EXERCISED
+        else [],
+    )
     for function in TEMPLATE_FUNCTIONS
     for sid in iam_check.sam_statement_ids(function)
 ]
