@@ -122,7 +122,7 @@ def run_schedules(demo: Demo, now: datetime) -> None:
     for firing in firings_in_order(deployment, now):
         event = scheduled_event(firing, deployment)
         if firing.schedule.target_state_machine:
-            # A state machine target starts an execution with the event as its input; its Lambda
+            # A state machine target starts an execution with the event as its input. Its Lambda
             # tasks run locally and its Wait states pass on a simulated clock (harness/stepfunctions.py).
             from harness.moto_restores import after_restore_task
             from harness.stepfunctions import run_deployed_state_machine
@@ -296,7 +296,7 @@ def run(report: Path | None = None, secrets: Mapping[str, str] | None = None, me
 
         if metrics_snapshot:
             # The moto server stops with the environment, so `make dashboards` renders from this file.
-            # Reading every dashboard series back from moto takes minutes, so only that target asks for it.
+            # Reading every dashboard series back from moto takes minutes, so only that target requests it.
             from harness.dashboards import METRICS_SNAPSHOT, save_metrics_snapshot
 
             save_metrics_snapshot(demo.cloudwatch, env.deployment, METRICS_SNAPSHOT, datetime.now(UTC))

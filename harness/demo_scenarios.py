@@ -165,7 +165,7 @@ def slack_outage_delays_without_loss(demo: Any) -> dict[str, Any]:
 
 
 def access_scan_finds_burst(demo: Any) -> dict[str, Any]:
-    """The nightly scan found the generated burst with its window, spared the near miss, and Slack got the finding."""
+    """Check that the nightly scan found the burst with its window, spared the near miss and posted to Slack."""
     from harness.monitored_system import BURST_ADDRESS, BURST_FAILURES, NEAR_MISS_ADDRESS
 
     runs = [job for job in demo.summary.jobs if job.function == "UnauthorizedAccessScanFunction"]
@@ -215,7 +215,7 @@ def _evaluate_api_alarms(demo: Any, names: list[str], now: datetime) -> None:
 
 
 def api_degradation_pages_once(demo: Any) -> dict[str, Any]:
-    """A failing, slow API: both API alarms fire and only the api-degraded composite pages, then resolves."""
+    """Check that a failing, slow API fires both API alarms while only the api-degraded composite pages and resolves."""
     from datetime import timedelta
 
     deployment = demo.env.deployment
@@ -302,7 +302,7 @@ SCENARIOS.append(freshness_and_scrapers_reported)
 
 
 def cost_report_with_charges(demo: Any) -> dict[str, Any]:
-    """Queue a realistic Cost Explorer answer in moto and run the cost report: daily alarm and budget finding."""
+    """Queue realistic Cost Explorer results in moto, run the cost report, and check the alarm and finding."""
     import urllib.request
     from datetime import timedelta
 

@@ -90,12 +90,12 @@ SERVER_SIDE_KMS_REASON = (
 
 
 class Outcome(StrEnum):
-    """How a run ended, judged from the invocation and the calls the proxy saw."""
+    """Outcome of a run, judged from the invocation and the calls the proxy recorded."""
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # the invocation raised or timed out
     REPORTED = "reported"  # it returned, but reported the failure (batch item failures or a logged error)
-    SILENT = "silent"  # a call was denied and nothing says so
+    SILENT = "silent"  # a call was denied, but the job reported no failure
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,12 @@ def _path_tokens(path: str) -> list[str | int]:
         if match is None:
             raise StatesError("States.Runtime", f"unsupported JSONPath {path!r}")
         name, index, quoted = match.groups()
-        tokens.append(int(index) if index is not None else (name if name is not None else quoted))
+        if index is not None:
+            tokens.append(int(index))
+        elif name is not None:
+            tokens.append(name)
+        else:
+            tokens.append(quoted)
         position = match.end()
     return tokens
 

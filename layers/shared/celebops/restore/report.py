@@ -138,7 +138,12 @@ def build_report(
     passed = bool(outcomes) and all(o.passed for o in outcomes)
     days = days_since_success(updated, [t.value for t in config.restore_types], now)
     overdue = days is None or days > config.critical_after_days
-    severity = Severity.INFO if passed else (Severity.CRITICAL if overdue else Severity.WARNING)
+    if passed:
+        severity = Severity.INFO
+    elif overdue:
+        severity = Severity.CRITICAL
+    else:
+        severity = Severity.WARNING
     summary = "; ".join(_figures(o) for o in outcomes) or "no restore type ran"
     failures = [o for o in outcomes if not o.passed]
     if passed:
