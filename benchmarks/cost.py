@@ -16,14 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import costmodel as cm
-from benchmarks.template_model import SuiteModel, load_model
+from benchmarks.template_model import AlarmSpec, SuiteModel, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT / "benchmarks" / "prices.json"
 BENCH_JSON = ROOT / "docs" / "benchmarks.json"
 FRESHNESS_DOC = ROOT / "docs" / "freshness-cost.md"
 OUTPUT = ROOT / "docs" / "cost.md"
+README = ROOT / "README.md"
+README_START, README_END = "<!-- cost:start -->", "<!-- cost:end -->"
 GOAL_USD = 3.50
+
+#: Alarm families shown as one line each, with the parameter that makes them cheaper.
+GROUPED_ALARMS = {
+    "LambdaErrorRateWarning": "ErrorRateAlarmLevels=critical drops these warnings (1%) and keeps the 5% pages",
+    "LambdaErrorRateCritical": "Errors divided by Invocations: two billed metrics per function",
+}
+#: Alarms whose cost a template parameter lowers.
+ALARM_OPTIONS = {
+    "DynamoDbThrottlingAlarm": "ThrottlingAlarmMetrics=events bills 2 metrics (misses requests throttled by an index)",
+}
 BUDGET_USD = 7.50
 
 
@@ -204,7 +216,8 @@ class CostModel:
             option = ""
             if fanned:
                 option = "per-dimension metrics: " + ", ".join(f"{n} ×{c}" for n, c in sorted(fanned.items()))
-                option += "; one metric without the per-source dimension costs 1/N"
+            if name == "FreshnessMonitorFunction" and hours > cm.HOURS_PER_MONTH / 2:
+                option = "FreshnessCheckSchedule=cron(0 */6 * * ? *) bills a sixth of the hours"
             self.lines.append(
                 Line(
                     f"Custom metrics {name}",
@@ -242,24 +255,44 @@ class CostModel:
         if single:
             usd = sum(cm.alarm_cost(a, standard, high, composite) for a in single)
             self.lines.append(Line("CloudWatch alarms, single metric", usd, f"{len(single)} alarms × ${standard}"))
+        families: dict[str, list[AlarmSpec]] = {}
         for alarm in self.model.alarms:
             if alarm in single:
                 continue
+            family = next((prefix for prefix in GROUPED_ALARMS if alarm.logical_id.startswith(prefix)), None)
+            if family is not None:
+                families.setdefault(family, []).append(alarm)
+                continue
             usd = cm.alarm_cost(alarm, standard, high, composite)
-            option = ""
-            if alarm.kind in ("metric-math", "anomaly") and alarm.metrics > 1:
+            option = ALARM_OPTIONS.get(alarm.logical_id, "")
+            if not option and alarm.kind in ("metric-math", "anomaly") and alarm.metrics > 1:
                 option = f"{alarm.kind} alarm billed for {alarm.metrics} metrics"
             if alarm.high_resolution:
                 option = "high-resolution period; a 60 s period costs a third"
+            if alarm.logical_id in ALARM_OPTIONS and alarm.metrics <= 2:
+                option = ""
             self.lines.append(
                 Line(f"Alarm {alarm.logical_id}", usd, f"{alarm.kind}, {alarm.metrics} billed metrics", option)
+            )
+        for family, alarms in families.items():
+            usd = sum(cm.alarm_cost(a, standard, high, composite) for a in alarms)
+            metrics = sum(a.metrics for a in alarms)
+            self.lines.append(
+                Line(
+                    f"Alarms {family}*",
+                    usd,
+                    f"{len(alarms)} metric-math alarms (one per monitored function), {metrics} billed metrics",
+                    GROUPED_ALARMS[family],
+                )
             )
 
     def dashboard_lines(self) -> None:
         count = len(self.model.dashboards)
         price = self.p("cloudwatch_dashboard_month")
         usd = cm.dashboards_cost(count, price)
-        option = "more than 3 dashboards: merge them or make extras optional by parameter" if count > 3 else ""
+        option = ""
+        if count > 3:
+            option = "CreateSuiteHealthDashboard=false saves $3; the suite's health is then watched by its alarms alone"
         self.lines.append(
             Line(
                 "CloudWatch dashboards", usd, f"{count} dashboards, first 3 free (if the account has no others)", option
@@ -296,13 +329,18 @@ class CostModel:
         for name, function in self.model.functions.items():
             runs = self.invocations.get(name, 0.0)
             ce_calls = sorted({a for a in function.iam_actions if a.startswith("ce:")})
+            if function.environment.get("COST_FORECAST") == "run-rate":
+                ce_calls = [call for call in ce_calls if call != "ce:GetCostForecast"]
             if ce_calls:
+                option = "every Cost Explorer request costs $0.01"
+                if "ce:GetCostForecast" in ce_calls:
+                    option = "CostForecast=run-rate skips GetCostForecast: one request a day"
                 self.lines.append(
                     Line(
                         f"Cost Explorer {name}",
                         runs * len(ce_calls) * self.p("cost_explorer_request"),
                         f"{runs:.1f} runs × {len(ce_calls)} requests ({', '.join(ce_calls)}, one each per run)",
-                        "run less often: every Cost Explorer request costs $0.01",
+                        option,
                     )
                 )
             if "cloudwatch:GetMetricData" in function.iam_actions:
@@ -342,7 +380,9 @@ class CostModel:
                     "Secrets Manager",
                     len(secrets) * self.p("secretsmanager_secret_month") + calls * self.p("secretsmanager_api_call"),
                     f"{len(secrets)} secrets ({', '.join(secrets)}) + {calls:.0f} GetSecretValue (cached 300 s)",
-                    "one secret holding both values saves $0.40 (needs one JSON secret parameter)",
+                    "one JSON secret named by both parameters saves $0.40 (README, Deploying)"
+                    if len(secrets) > 1
+                    else "",
                 )
             )
         if self.model.kms_keys:
@@ -352,8 +392,8 @@ class CostModel:
                     "KMS customer managed key",
                     len(self.model.kms_keys) * self.p("kms_customer_key_month") + requests * self.p("kms_request"),
                     f"{len(self.model.kms_keys)} keys ({', '.join(self.model.kms_keys)}) + {requests} requests",
-                    "AWS-managed encryption (SSE-SQS, unencrypted or aws/sns topics) saves $1; "
-                    "CloudWatch alarms cannot publish to aws/sns topics, so this needs a parameter",
+                    "kept in every profile: the topics need a customer-managed key whose policy admits CloudWatch "
+                    "and EventBridge (they cannot publish to topics under the aws/sns key)",
                 )
             )
 
@@ -422,15 +462,102 @@ class CostModel:
         return sorted(self.lines, key=lambda line: (not line.in_total, -line.usd, line.item))
 
 
-def render(lines: list[Line], load: Load, prices: dict[str, Any], bench: dict[str, Any], notes: list[str]) -> str:
-    total = sum(line.usd for line in lines if line.in_total)
-    met = "met" if total < GOAL_USD else "NOT met"
+@dataclass(frozen=True)
+class Profile:
+    """One way to deploy the suite: a samconfig.toml environment and how its secrets are stored."""
+
+    name: str
+    config_env: str
+    one_secret: bool
+    summary: str
+
+
+PROFILES = (
+    Profile("defaults", "prod", one_secret=False, summary="every parameter at its default; two secrets"),
+    Profile(
+        "economy",
+        "economy",
+        one_secret=True,
+        summary="the cheaper option of each parameter (samconfig.toml `economy`); one JSON secret for both",
+    ),
+)
+
+
+@dataclass
+class ProfileResult:
+    profile: Profile
+    lines: list[Line]
+    notes: list[str]
+
+    @property
+    def total(self) -> float:
+        return sum(line.usd for line in self.lines if line.in_total)
+
+    def total_of(self, prefix: str) -> float:
+        return sum(line.usd for line in self.lines if line.in_total and line.item.startswith(prefix))
+
+
+def compute_profile(profile: Profile, bench: dict[str, Any], prices: dict[str, Any], load: Load) -> ProfileResult:
+    model = load_model(profile.config_env, one_secret=profile.one_secret)
+    cost = CostModel(model, bench, prices, load)
+    lines = cost.compute()
+    if not bench:
+        cost.notes.append("docs/benchmarks.json is missing: run `make bench` first; durations are assumed.")
+    return ProfileResult(profile, lines, cost.notes)
+
+
+def _verdict(total: float) -> str:
+    return "met" if total < GOAL_USD else "NOT met"
+
+
+def summary(results: list[ProfileResult], top: int = 0) -> list[str]:
+    """Return the totals per profile and why the goal is or is not met; with `top`, the first one's largest lines."""
+    out = ["| Profile | Parameters | USD/month | Alarms | Goal |", "|---|---|---:|---:|---|"]
+    for result in results:
+        alarms = result.total_of("Alarm") + result.total_of("CloudWatch alarms")
+        out.append(
+            f"| {result.profile.name} | {result.profile.summary} | {result.total:.2f} | {alarms:.2f} | "
+            f"{_verdict(result.total)} |"
+        )
+    cheapest = min(results, key=lambda result: result.total)
+    alarms = cheapest.total_of("Alarm") + cheapest.total_of("CloudWatch alarms")
+    fixed = cheapest.total_of("KMS") + cheapest.total_of("Secrets Manager")
+    out += [
+        "",
+        f"Goal under ${GOAL_USD:.2f} a month: **{_verdict(cheapest.total)}**. In the cheapest profile the alarms",
+        f"alone cost ${alarms:.2f}, and the customer-managed key and the secret ${fixed:.2f}. Every alarm belongs",
+        "to the monitoring plan (error rate per monitored function, API, throttling, cost, freshness,",
+        "scrapers, restore, backup, access scan, the suite's own failures), and each is billed per metric it",
+        "reads. Under $3.50 needs fewer alarms: a decision for the operators, not a parameter default.",
+    ]
+    if top:
+        first = results[0]
+        out += [
+            "",
+            f"Largest lines of the `{first.profile.name}` profile:",
+            "",
+            "| Line | USD/month | Cheaper option |",
+            "|---|---:|---|",
+        ]
+        out += [f"| {line.item} | {line.usd:.2f} | {line.option} |" for line in first.lines[:top] if line.in_total]
+    return out
+
+
+def update_readme(results: list[ProfileResult], path: Path = README) -> None:
+    """Replace the block between the cost markers in the README with this run's summary."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    block = "\n".join(summary(results, top=10))
+    path.write_text(text[:start] + "\n" + block + "\n" + text[end:], encoding="utf-8")
+
+
+def render(results: list[ProfileResult], load: Load, prices: dict[str, Any], bench: dict[str, Any]) -> str:
     bench_date = bench.get("machine", {}).get("date", "no benchmark results: durations assumed")
     out = [
         "# Monthly cost of the suite",
         "",
-        "Written by `make cost` (`benchmarks/cost.py`) from template.yaml (parameters of the `prod` environment",
-        "in samconfig.toml, with both alert secrets set), the measured durations of `make bench`",
+        "Written by `make cost` (`benchmarks/cost.py`) from template.yaml with the parameters of each profile's",
+        "samconfig.toml environment (alert secrets assumed set), the measured durations of `make bench`",
         f"(docs/benchmarks.json, {bench_date}) and the prices in `benchmarks/prices.json`",
         f"({prices['source']}).",
         "",
@@ -448,22 +575,30 @@ def render(lines: list[Line], load: Load, prices: dict[str, Any], bench: dict[st
         "open while the queue is empty (an estimate; AWS does not publish the poller count).",
         "- Durations are the demo's cold invocations against a local moto server: no network latency, so real",
         "  durations are longer. Lambda bills the init phase of managed runtimes since August 2025, so the",
-        "  import is billed too. Free tiers are not applied.",
+        "  import is billed too. Free tiers are not applied, except that an account's first three dashboards",
+        "  are free (part of CloudWatch's list price).",
         "- Schedules are counted over the year 2025 and scaled to a 730-hour month.",
         "",
-        f"## Total: **${total:.2f} per month**; goal under ${GOAL_USD:.2f} (half the ${BUDGET_USD:.2f} run-rate "
-        f"budget): **{met}**",
+        f"## Totals; goal under ${GOAL_USD:.2f} a month (half the ${BUDGET_USD:.2f} run-rate budget)",
         "",
-        "| Line | USD/month | How it is computed | Costs more because / cheaper option |",
-        "|---|---:|---|---|",
+        *summary(results),
     ]
-    for line in lines:
-        amount = f"{line.usd:.4f}" if line.in_total else f"({line.usd:.4f})"
-        out.append(f"| {line.item} | {amount} | {line.detail} | {line.option} |")
+    for result in results:
+        out += [
+            "",
+            f"## Profile `{result.profile.name}`: **${result.total:.2f} per month** ({_verdict(result.total)})",
+            "",
+            "| Line | USD/month | How it is computed | Costs more because / cheaper option |",
+            "|---|---:|---|---|",
+        ]
+        for line in result.lines:
+            amount = f"{line.usd:.4f}" if line.in_total else f"({line.usd:.4f})"
+            out.append(f"| {line.item} | {amount} | {line.detail} | {line.option} |")
     out += [
         "",
         f"Prices as listed in {prices['as_of']}; confirm before quoting. Amounts in brackets are not in the total.",
     ]
+    notes = list(dict.fromkeys(note for result in results for note in result.notes))
     if notes:
         out += ["", "## Notes", "", *(f"- {note}" for note in notes)]
     return "\n".join(out) + "\n"
@@ -473,15 +608,12 @@ def main() -> int:
     load = Load()
     prices = load_prices()
     bench = json.loads(BENCH_JSON.read_text()) if BENCH_JSON.exists() else {}
-    model = load_model("prod")
-    cost = CostModel(model, bench, prices, load)
-    lines = cost.compute()
-    if not bench:
-        cost.notes.append("docs/benchmarks.json is missing: run `make bench` first; durations are assumed.")
-    text = render(lines, load, prices, bench, cost.notes)
+    results = [compute_profile(profile, bench, prices, load) for profile in PROFILES]
+    text = render(results, load, prices, bench)
     OUTPUT.write_text(text, encoding="utf-8")
+    update_readme(results)
     print(text)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+    print(f"wrote {OUTPUT.relative_to(ROOT)} and the cost summary in README.md")
     return 0
 
 

@@ -165,13 +165,18 @@ def _state_machine_definition(properties: dict[str, Any]) -> dict[str, Any] | No
 
 
 def load_model(
-    config_env: str = "prod", overrides: dict[str, str] | None = None, assume_secrets: bool = True
+    config_env: str = "prod",
+    overrides: dict[str, str] | None = None,
+    assume_secrets: bool = True,
+    one_secret: bool = False,
 ) -> SuiteModel:
     """Read template.yaml with the parameters of `config_env` in samconfig.toml plus `overrides`.
 
     With `assume_secrets`, every empty `*SecretArn` parameter gets a stand-in ARN, because the
     operators' stack runs with its Slack and PagerDuty secrets set (samconfig.toml leaves them empty
     until the secrets exist), and the conditional policy statements and costs follow from them.
+    With `one_secret`, the stand-ins share one ARN: one JSON secret holding the webhook URL and
+    the routing key (README, "Deploying").
     """
     # harness.template loads cfn-lint and the SAM translator (seconds), so only a load pays for them.
     from harness.template import (
@@ -189,7 +194,8 @@ def load_model(
     if assume_secrets:
         for name in sam_template.get("Parameters", {}):
             if name.endswith("SecretArn") and not merged.get(name):
-                merged[name] = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{name}-AbCdEf"
+                label = "alert-secrets" if one_secret else name
+                merged[name] = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{label}-AbCdEf"
     parameters = resolve_parameters(sam_template, merged)
     cloudformation, _ = to_cloudformation(sam_template, REGION)
     stack_name = stack_name_for(config_env)
@@ -221,9 +227,13 @@ def load_model(
         resources[logical_id] = {"Type": resource.get("Type"), "Properties": properties}
         model.resource_types[logical_id] = str(resource.get("Type"))
 
+    # A secret is billed once however many parameters name it.
+    parameters_by_secret: dict[str, list[str]] = {}
     for name, value in parameters.items():
         if name.endswith("SecretArn") and value:
-            model.secrets.append(f"parameter {name}")
+            parameters_by_secret.setdefault(str(value), []).append(name)
+    for names in parameters_by_secret.values():
+        model.secrets.append("parameter " + " and ".join(names))
 
     for logical_id, resource in resources.items():
         kind, p = resource["Type"], resource["Properties"]

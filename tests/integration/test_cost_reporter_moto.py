@@ -209,3 +209,17 @@ def test_report_filters_by_cost_allocation_tag(aws: dict[str, str], monkeypatch:
     assert wrapped.forecast_requests[0]["Filter"] == {
         "Tags": {"Key": "project", "Values": ["celebrity-database"], "MatchOptions": ["EQUALS"]}
     }
+
+
+def test_run_rate_setting_skips_the_billed_forecast_request(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COST_FORECAST", "run-rate")
+    module, wrapped = _handler(monkeypatch, FORECAST)
+
+    result = module.lambda_handler(load_event("cost_reporter_scheduled"), FakeLambdaContext())
+
+    assert wrapped.forecast_requests == []
+    assert result["forecast_source"] == "run-rate"
+    assert result["forecast_error"] is None
+    assert result["forecast_month_usd"] == pytest.approx(0.7789122 / 3 * 31)

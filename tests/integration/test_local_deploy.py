@@ -144,3 +144,23 @@ def test_empty_response_means_all_succeeded() -> None:
     invocation = Invocation(function="f", status="ok", result=None)
 
     assert failed_message_ids(invocation, {"a", "b"}, partial=True) == set()
+
+
+def test_economy_profile_deploys_its_cheaper_resources(moto: Any) -> None:
+    deploy("economy")
+    cloudwatch = boto3.client("cloudwatch")
+
+    alarms = {
+        alarm["AlarmName"]: alarm
+        for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
+        for alarm in page["MetricAlarms"]
+    }
+    dashboards = [entry["DashboardName"] for entry in cloudwatch.list_dashboards()["DashboardEntries"]]
+
+    assert not [name for name in alarms if "lambda-error-rate-warning" in name]
+    assert len([name for name in alarms if "lambda-error-rate-critical" in name]) == 7
+    throttling = next(alarm for name, alarm in alarms.items() if name.endswith("-dynamodb-throttling"))
+    assert [query["Id"] for query in throttling["Metrics"]] == ["throttled", "reads", "writes"]
+    assert throttling["Metrics"][0]["Expression"] == "SUM([reads, writes])"
+    assert len(dashboards) == 3
+    assert not [name for name in dashboards if name.endswith("-suite-health")]

@@ -88,24 +88,36 @@ def test_function_folders_hold_thin_handler(sam: dict[str, Any]) -> None:
         assert f"def {attribute}(" in source.read_text()
 
 
-def _schedule_expressions(sam: dict[str, Any]) -> list[tuple[str, str]]:
+def _schedule_expressions(sam: dict[str, Any], environment: str | None = None) -> list[tuple[str, str]]:
+    """Each scheduled function's expression, with a parameter reference resolved for `environment`."""
+    parameters = resolve_parameters(sam, samconfig_overrides(environment) if environment else {})
     found = []
     for logical_id, function in _functions(sam).items():
         for event in function["Properties"].get("Events", {}).values():
             if event["Type"] in ("Schedule", "ScheduleV2"):
                 expression = event["Properties"].get("Schedule") or event["Properties"].get("ScheduleExpression")
+                if isinstance(expression, dict):
+                    expression = parameters[expression["Ref"]]
                 found.append((logical_id, expression))
     return found
 
 
-def test_schedule_expressions_parse(sam: dict[str, Any]) -> None:
-    expressions = _schedule_expressions(sam)
+@pytest.mark.parametrize("environment", [None, "prod", "economy"])
+def test_schedule_expressions_parse(sam: dict[str, Any], environment: str | None) -> None:
+    expressions = _schedule_expressions(sam, environment)
     assert expressions
     after = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
     for logical_id, expression in expressions:
         fire = next_fire_time(expression, after)
         assert fire > after, f"{logical_id}: {expression} does not fire after {after}"
+
+
+def test_economy_checks_freshness_every_six_hours(sam: dict[str, Any]) -> None:
+    expression = dict(_schedule_expressions(sam, "economy"))["FreshnessMonitorFunction"]
+    first = next_fire_time(expression, datetime(2026, 12, 4, 12, 30, tzinfo=UTC))
+
+    assert (next_fire_time(expression, first) - first).total_seconds() == 6 * 3600
 
 
 def test_log_retention_runs_daily(sam: dict[str, Any]) -> None:
@@ -117,7 +129,7 @@ def test_log_retention_runs_daily(sam: dict[str, Any]) -> None:
 
 
 def test_samconfig_environments_resolve(sam: dict[str, Any]) -> None:
-    for environment in ("default", "prod"):
+    for environment in ("default", "prod", "economy"):
         parameters = resolve_parameters(sam, samconfig_overrides(environment))
         assert parameters["TableName"] == "celebrity-database"
 

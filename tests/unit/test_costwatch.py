@@ -184,3 +184,18 @@ def test_config_rejects_zero_budget() -> None:
 
 def _group(service: str, amount: str) -> dict[str, object]:
     return {"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}
+
+
+def test_config_reads_forecast_source() -> None:
+    env = {**BASE_ENV, "COST_FORECAST": "run-rate"}
+
+    assert CostReporterConfig.from_env(env).forecast_source is ForecastSource.RUN_RATE
+
+
+def test_config_rejects_unknown_forecast_source() -> None:
+    env = {**BASE_ENV, "COST_FORECAST": "guess"}
+
+    with pytest.raises(ConfigError) as raised:
+        CostReporterConfig.from_env(env)
+
+    assert "COST_FORECAST" in str(raised.value)

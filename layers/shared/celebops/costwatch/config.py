@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from celebops.config import env_float, env_optional, env_str
 from celebops.constants import ENV_ALERT_TOPIC_COST
+from celebops.costwatch.report import ForecastSource
 from celebops.errors import ConfigError
 
 ENV_MONTHLY_BUDGET = "MONTHLY_BUDGET_USD"
 ENV_COST_ALLOCATION_TAG = "COST_ALLOCATION_TAG"
 ENV_TABLE_NAME = "TABLE_NAME"
+ENV_COST_FORECAST = "COST_FORECAST"
 
 #: The operators' monthly run rate in USD; a forecast above it publishes a cost finding.
 DEFAULT_MONTHLY_BUDGET_USD = 7.50
@@ -38,6 +40,8 @@ class CostReporterConfig:
     cost_topic_arn: str
     table_name: str
     tag: CostAllocationTag | None = None
+    #: `run-rate` skips GetCostForecast and saves one billed request ($0.01) a day.
+    forecast_source: ForecastSource = ForecastSource.COST_EXPLORER
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CostReporterConfig:
@@ -48,6 +52,7 @@ class CostReporterConfig:
             cost_topic_arn=env_str(ENV_ALERT_TOPIC_COST, env=env),
             table_name=env_str(ENV_TABLE_NAME, env=env),
             tag=parse_tag(env_optional(ENV_COST_ALLOCATION_TAG, env=env)),
+            forecast_source=parse_forecast_source(env_optional(ENV_COST_FORECAST, env=env)),
         )
 
 
@@ -59,3 +64,14 @@ def parse_tag(raw: str | None) -> CostAllocationTag | None:
     if not match or not match.group("key").strip():
         raise ConfigError(ENV_COST_ALLOCATION_TAG, f"{raw!r} is not key=value, for example project=celebrity-database")
     return CostAllocationTag(key=match.group("key").strip(), value=match.group("value").strip())
+
+
+def parse_forecast_source(raw: str | None) -> ForecastSource:
+    """Parse `cost-explorer` or `run-rate`; unset means cost-explorer."""
+    if raw is None or not raw.strip():
+        return ForecastSource.COST_EXPLORER
+    try:
+        return ForecastSource(raw.strip())
+    except ValueError:
+        allowed = ", ".join(item.value for item in ForecastSource)
+        raise ConfigError(ENV_COST_FORECAST, f"{raw!r} is not one of {allowed}") from None

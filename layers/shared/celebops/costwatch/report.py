@@ -134,7 +134,7 @@ def forecast_from_cost_explorer(month_to_date: Decimal, remaining: Decimal) -> M
     return MonthForecast(amount=month_to_date + remaining, source=ForecastSource.COST_EXPLORER)
 
 
-def forecast_from_run_rate(costs: DailyCosts, period: ReportPeriod, error_code: str) -> MonthForecast:
+def forecast_from_run_rate(costs: DailyCosts, period: ReportPeriod, error_code: str | None = None) -> MonthForecast:
     """Extrapolate the month from its average day so far, or from yesterday on the month's first day.
 
     This is an estimate: it ignores the weekly scrape peaks that GetCostForecast's model would see.

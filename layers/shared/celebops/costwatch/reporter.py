@@ -11,6 +11,7 @@ from celebops.costwatch.explorer import cost_and_usage_pages, remaining_month_fo
 from celebops.costwatch.report import (
     BudgetOutcome,
     CostReport,
+    ForecastSource,
     budget_outcome,
     forecast_from_cost_explorer,
     forecast_from_run_rate,
@@ -25,14 +26,19 @@ RUNBOOK = "docs/runbooks/cost.md#forecast-above-budget"
 
 
 def build_cost_report(ce: Any, config: CostReporterConfig, today: date) -> CostReport:
-    """Make the run's two Cost Explorer requests (one GetCostAndUsage page in practice, one forecast)."""
+    """Make the run's Cost Explorer requests: one GetCostAndUsage page in practice, and one forecast
+    unless the configuration asks for the run rate instead."""
     period = period_for(today)
     costs = summarise_cost_and_usage(cost_and_usage_pages(ce, period, config.tag), period)
-    remaining = remaining_month_forecast(ce, period, config.tag)
-    if remaining.amount is not None:
-        forecast = forecast_from_cost_explorer(costs.month_to_date, remaining.amount)
+
+    if config.forecast_source is ForecastSource.RUN_RATE:
+        forecast = forecast_from_run_rate(costs, period)
     else:
-        forecast = forecast_from_run_rate(costs, period, remaining.error_code or "unknown")
+        remaining = remaining_month_forecast(ce, period, config.tag)
+        if remaining.amount is not None:
+            forecast = forecast_from_cost_explorer(costs.month_to_date, remaining.amount)
+        else:
+            forecast = forecast_from_run_rate(costs, period, remaining.error_code or "unknown")
     return CostReport(
         period=period,
         costs=costs,
