@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import decode_str
-from samtranslator.translator.transform import transform
+from samtranslator.metrics.metrics import Metrics
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
 from harness.paths import SAMCONFIG, TEMPLATE
 
@@ -132,15 +135,19 @@ def to_cloudformation(sam_template: dict[str, Any], region: str) -> tuple[dict[s
             definition_path = root / properties.pop("DefinitionUri")
             properties["Definition"] = json.loads(definition_path.read_text())
 
-    class _NoManagedPolicies:
-        # Policy templates and inline statements expand offline; managed policy names would need IAM.
-        def load(self) -> dict[str, str]:
-            return {}
-
+    # The translator records usage metrics for its own service and warns at exit when nobody
+    # publishes them; publishing them goes to its no-op publisher.
+    metrics = Metrics()
     previous = os.environ.get("AWS_DEFAULT_REGION")
     os.environ["AWS_DEFAULT_REGION"] = region  # the transform reads the region for ARNs it builds
     try:
-        translated = transform(template, {}, _NoManagedPolicies())
+        to_py27_compatible_template(template, {})
+        translator = Translator(None, Parser(), metrics=metrics)
+        # Policy templates and inline statements expand offline; managed policy names would need IAM.
+        translated = undo_mark_unicode_str_in_template(
+            translator.translate(template, parameter_values={}, get_managed_policy_map=dict)
+        )
+        metrics.publish()
     finally:
         if previous is None:
             os.environ.pop("AWS_DEFAULT_REGION", None)
