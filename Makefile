@@ -57,7 +57,7 @@ lint: $(STAMP) ## ruff lint and format check, mypy --strict on the shared layer
 	$(VENV)/bin/mypy
 
 validate: $(STAMP) $(TOOLS)/.installed ## cfn-lint, sam validate --lint and checkov on template.yaml
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint --include-checks I -- template.yaml
 	sam validate --lint --region us-east-1
 	$(TOOLS)/bin/checkov --config-file .checkov.yaml
 
