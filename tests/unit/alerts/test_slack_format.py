@@ -136,6 +136,19 @@ def test_storm_group_counts_states() -> None:
     assert body["blocks"][1]["text"]["text"] == "<!here> *ALARM 25, OK 5*"
 
 
+def test_storm_group_header_names_most_urgent_state() -> None:
+    alerts = alerts_of("storm")
+    recoveries = [alert for alert in alerts if alert.state is not None and alert.state.value == "OK"]
+    firing = [alert for alert in alerts if alert.state is not None and alert.state.value == "ALARM"]
+
+    mixed = format_slack_group(recoveries + firing[:1], Topic.CRITICAL, OPTIONS)
+    calm = format_slack_group(recoveries, Topic.CRITICAL, OPTIONS)
+
+    assert mixed["blocks"][0]["text"]["text"].startswith(":rotating_light: 6 alerts")
+    assert calm["blocks"][0]["text"]["text"].startswith(":large_green_circle: 5 alerts")
+    assert "<!here>" not in calm["blocks"][1]["text"]["text"]
+
+
 def test_storm_group_of_many_truncated() -> None:
     alerts = alerts_of("storm") * 20
 

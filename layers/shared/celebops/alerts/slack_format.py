@@ -286,11 +286,27 @@ def _state_key(alert: Alert) -> str:
     return alert.kind.value.upper()
 
 
+_URGENCY_EMOJI = (":large_green_circle:", ":information_source:", ":warning:", ":rotating_light:")
+
+
+def _urgency(alert: Alert) -> int:
+    """Rank an alert for the group header: 3 firing or critical, 2 warning, 1 informational, 0 resolved."""
+    if alert.state is not None:
+        return {AlarmState.ALARM: 3, AlarmState.INSUFFICIENT_DATA: 2, AlarmState.OK: 0}[alert.state]
+    if alert.finding is not None:
+        if alert.resolved:
+            return 0
+        return {Severity.CRITICAL: 3, Severity.WARNING: 2, Severity.INFO: 1}[alert.finding.severity]
+    return 1
+
+
 def format_slack_group(alerts: Sequence[Alert], topic: Topic, options: SlackOptions) -> dict[str, Any]:
     """Build ONE webhook body for many alerts of one topic: counts by state, then a line per alert."""
     counts = Counter(_state_key(a) for a in alerts)
     summary = ", ".join(f"{state} {count}" for state, count in sorted(counts.items()))
-    title = f":rotating_light: {len(alerts)} alerts on {topic.value}"
+    # The header shows the most urgent alert of the batch, so a storm of recoveries reads as good news.
+    emoji = _URGENCY_EMOJI[max((_urgency(a) for a in alerts), default=0)]
+    title = f"{emoji} {len(alerts)} alerts on {topic.value}"
     mention = (
         "<!here> "
         if options.mention_critical and topic is Topic.CRITICAL and counts.get(AlarmState.ALARM.value)
