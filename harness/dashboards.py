@@ -7,9 +7,14 @@ physical names), fills its metric widgets from the snapshot and writes one self-
 file per dashboard, with inline SVG charts, under `.local/dashboards/`. With `--png` and a
 headless Chromium on PATH it also writes a PNG screenshot of each.
 
-Limits of the preview: Logs Insights widgets show their query, not results, because moto 5.2.5
-does not run Logs Insights queries; percentiles cover only the last 24 hours, because moto has no
-percentile statistics and they are rebuilt from one-second buckets.
+The AWS/Lambda, AWS/SQS and AWS/States series come from the harness, which puts them for each
+local invocation, queue delivery and state machine execution (`harness.invoke`,
+`harness.sqs_delivery`, `harness.stepfunctions`), because moto publishes no service metrics.
+
+Limits of the preview: Logs Insights widgets show their query, not results, because moto 5.2.5's
+StartQuery parses only the `fields`, `sort` and `limit` commands and ignores `filter` and
+`stats`, so its results would be wrong, not merely incomplete. Percentiles cover only the last
+24 hours, because moto has no percentile statistics and they are rebuilt from one-second buckets.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness.alarms import evaluate_expression, fetch_series
+from harness.alarms import Datapoint, evaluate_expression, fetch_series
 from harness.deploy import DEPLOYMENT_FILE, Deployment
 from harness.paths import LOCAL
 from harness.template import Resolver, load_sam_template, to_cloudformation
@@ -36,6 +41,8 @@ OUTPUT_DIR = LOCAL / "dashboards"
 #: Window of the snapshot and of the charts; the weekly scrapers need a week to show a run.
 WINDOW = timedelta(days=8)
 PERCENTILE_WINDOW = timedelta(hours=24)
+_STANDARD_STATISTICS = frozenset({"SampleCount", "Sum", "Average", "Minimum", "Maximum"})
+_HOUR_SECONDS = 3600
 _GRID_UNIT_PX = 48  # one of the dashboard's 24 columns, and one row of height
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
@@ -147,24 +154,51 @@ def _metric_widgets(bodies: Mapping[str, Mapping[str, Any]]) -> Iterator[Mapping
 # --- Snapshot -------------------------------------------------------------------------------------
 
 
-def save_metrics_snapshot(cloudwatch: Any, deployment: Deployment, path: Path, now: datetime) -> int:
-    """Fetch every series the dashboards name from the running moto server and save them; return the count."""
-    bodies = dashboard_bodies(deployment)
+def fetch_dashboard_series(
+    cloudwatch: Any, bodies: Mapping[str, Mapping[str, Any]], region: str, now: datetime
+) -> dict[str, list[list[Any]]]:
+    """Fetch every series the metric widgets of `bodies` name, keyed by `MetricQuery.key`."""
     series: dict[str, list[list[Any]]] = {}
     for widget in _metric_widgets(bodies):
-        for query in widget_queries(widget, deployment.region):
-            if query.expression is not None or query.key in series or query.region != deployment.region:
+        for query in widget_queries(widget, region):
+            if query.expression is not None or query.key in series or query.region != region:
                 continue
-            window = (
-                WINDOW if query.stat in ("SampleCount", "Sum", "Average", "Minimum", "Maximum") else PERCENTILE_WINDOW
-            )
             metric = {
                 "Namespace": query.namespace,
                 "MetricName": query.name,
                 "Dimensions": [{"Name": key, "Value": value} for key, value in query.dimensions],
             }
-            points = fetch_series(cloudwatch, metric, query.stat, query.period, now - window, now)
+            if query.stat in _STANDARD_STATISTICS:
+                points = fetch_series(cloudwatch, metric, query.stat, query.period, now - WINDOW, now)
+            else:
+                points = _fetch_percentile_series(cloudwatch, metric, query.stat, query.period, now)
             series[query.key] = [[point.timestamp.isoformat(), point.value] for point in points]
+    return series
+
+
+def _fetch_percentile_series(
+    cloudwatch: Any, metric: Mapping[str, Any], stat: str, period: int, now: datetime
+) -> list[Datapoint]:
+    """Fetch a percentile series over PERCENTILE_WINDOW, reading one-second buckets only where data exists.
+
+    moto's GetMetricData scans every datapoint of the time range once per bucket, so a day of
+    one-second buckets takes minutes. An hourly SampleCount finds the hours with data first. The
+    narrowed start stays a whole number of periods after the full window's start, so the
+    percentile periods, and therefore the values, are the same as over the full window.
+    """
+    start = now - PERCENTILE_WINDOW
+    hours = fetch_series(cloudwatch, metric, "SampleCount", _HOUR_SECONDS, start, now)
+    if not hours:
+        return []
+    first_offset = (hours[0].timestamp - start).total_seconds()
+    narrowed_start = start + timedelta(seconds=int(first_offset // period) * period)
+    narrowed_end = min(now, hours[-1].timestamp + timedelta(seconds=_HOUR_SECONDS))
+    return fetch_series(cloudwatch, metric, stat, period, narrowed_start, narrowed_end)
+
+
+def save_metrics_snapshot(cloudwatch: Any, deployment: Deployment, path: Path, now: datetime) -> int:
+    """Fetch every series the dashboards name from the running moto server and save them; return the count."""
+    series = fetch_dashboard_series(cloudwatch, dashboard_bodies(deployment), deployment.region, now)
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"saved_at": now.isoformat(), "deployment": DEPLOYMENT_FILE.name, "series": series}
     path.write_text(json.dumps(document, indent=1))

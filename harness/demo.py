@@ -112,6 +112,7 @@ class Demo:
                 mapping,
                 lambda event, fn=mapping.function: self.invoke(fn, event),
                 self.env.deployment.region,
+                cloudwatch=self.cloudwatch,
             )
             total += report.delivered + report.returned
         return total

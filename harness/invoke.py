@@ -4,6 +4,8 @@ The function runs from its `sam build` output in a fresh, isolated Python 3.13 p
 sees only its code folder and its layers, with the Environment the template gives it, against
 the embedded AWS and the local receivers. Its log lines go to its CloudWatch Logs group in the
 embedded AWS, and the Embedded Metric Format lines among them become metrics, as in Lambda.
+Each invocation also puts the `AWS/Lambda` metrics that Lambda itself publishes, because moto
+publishes none for functions it does not run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import boto3
 
+from harness import emf
 from harness.deploy import LocalFunction
 from harness.paths import ROOT
 
@@ -39,9 +42,11 @@ class Invocation:
     result: Any = None
     error: dict[str, Any] | None = None
     logs: list[str] = field(default_factory=list)
-    duration_ms: float = 0.0
+    duration_ms: float = 0.0  # wall time of the whole run, cold start included
     request_id: str = ""
     max_memory_mb: float | None = None
+    started_at: datetime | None = None
+    handler_duration_ms: float | None = None  # the handler call alone, when it was reached
 
     @property
     def ok(self) -> bool:
@@ -82,7 +87,11 @@ def invoke(
     ship_logs: bool = True,
     import_only: bool = False,
 ) -> Invocation:
-    """Invoke `function` with `event`; `aws` holds AWS_ENDPOINT_URL and the fake credentials."""
+    """Invoke `function` with `event`; `aws` contains AWS_ENDPOINT_URL and the fake credentials.
+
+    With `ship_logs` (the default), the invocation's logs, EMF metrics and AWS/Lambda metrics go to
+    the embedded AWS. Without it, the invocation leaves no telemetry there.
+    """
     build_dir = Path(function.build_dir)
     if not (build_dir / function.handler.split(".")[0].replace(".", "/")).with_suffix(".py").exists():
         raise FileNotFoundError(f"{build_dir} has no built handler {function.handler}; run `make build` first")
@@ -108,6 +117,7 @@ def invoke(
                 }
             )
         )
+        started_at = datetime.now(UTC)
         started = time.monotonic()
         try:
             completed = subprocess.run(
@@ -126,6 +136,7 @@ def invoke(
                 error={"errorType": "Sandbox.Timedout", "errorMessage": f"timed out after {function.timeout} s"},
                 logs=output.splitlines(),
                 duration_ms=(time.monotonic() - started) * 1000,
+                started_at=started_at,
             )
         else:
             logs = completed.stdout.splitlines() + completed.stderr.splitlines()
@@ -137,6 +148,7 @@ def invoke(
                     error={"errorType": "Runtime.ExitError", "errorMessage": f"exit code {completed.returncode}"},
                     logs=logs,
                     duration_ms=duration_ms,
+                    started_at=started_at,
                 )
             else:
                 outcome = json.loads(result_path.read_text())
@@ -149,9 +161,14 @@ def invoke(
                     duration_ms=duration_ms,
                     request_id=outcome.get("request_id", ""),
                     max_memory_mb=outcome.get("max_memory_mb"),
+                    started_at=started_at,
+                    handler_duration_ms=outcome.get("handler_duration_ms"),
                 )
     if ship_logs:
         ship_function_logs(function, invocation)
+        # An import-only run is the packaging check, not an invocation, so Lambda would count nothing.
+        if not import_only:
+            put_lambda_metrics(boto3.client("cloudwatch"), function, invocation)
     return invocation
 
 
@@ -168,9 +185,40 @@ def ship_function_logs(function: LocalFunction, invocation: Invocation) -> None:
     for start in range(0, len(events), 5000):
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events[start : start + 5000])
 
-    from harness import emf  # written beside this module; imported late to keep `make invoke` light
-
     emf.emf_to_cloudwatch(invocation.logs, boto3.client("cloudwatch"))
+
+
+def lambda_metric_records(function: LocalFunction, invocation: Invocation) -> list[emf.MetricRecord]:
+    """Build the AWS/Lambda metrics Lambda publishes for one invocation, by FunctionName.
+
+    Follows "Types of metrics for Lambda functions" (AWS Lambda operator guide): Invocations and
+    Errors are 0-or-1 indicators stamped with the time the function was invoked, so a successful
+    invocation puts Errors 0, and a timeout or runtime crash counts as an error. Duration is the
+    handler's run time in milliseconds, without the cold start, and at most the function timeout.
+    Throttles are not put, because local invocations are never throttled.
+    """
+    timestamp = invocation.started_at or datetime.now(UTC)
+    timeout_ms = function.timeout * 1000.0
+    if invocation.status == "timeout":
+        duration_ms = timeout_ms
+    elif invocation.handler_duration_ms is not None:
+        duration_ms = min(invocation.handler_duration_ms, timeout_ms)
+    else:
+        # The process died before reporting, so only the wall time of the whole run is known.
+        duration_ms = min(invocation.duration_ms, timeout_ms)
+
+    dimensions = (("FunctionName", function.name),)
+    errors = 0.0 if invocation.ok else 1.0
+    return [
+        emf.MetricRecord("AWS/Lambda", "Invocations", dimensions, (1.0,), timestamp, "Count"),
+        emf.MetricRecord("AWS/Lambda", "Errors", dimensions, (errors,), timestamp, "Count"),
+        emf.MetricRecord("AWS/Lambda", "Duration", dimensions, (round(duration_ms, 2),), timestamp, "Milliseconds"),
+    ]
+
+
+def put_lambda_metrics(cloudwatch: Any, function: LocalFunction, invocation: Invocation) -> None:
+    """Put the invocation's AWS/Lambda metrics; only moto accepts them, since AWS reserves "AWS/" namespaces."""
+    emf.put_emf_metrics(cloudwatch, lambda_metric_records(function, invocation))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,13 @@ Task (direct Lambda ARN resources), Pass, Choice, Wait, Succeed, Fail, Parallel 
 items one after another); InputPath, Parameters and ItemSelector with `.$` keys, ResultSelector,
 ResultPath and OutputPath with simple JSONPath (`$`, `$.a.b`, `$.a[0]`, `$$.` for the context
 object); Retry (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds) and
-Catch (ErrorEquals, ResultPath, Next); the intrinsic functions States.Format and States.JsonToString.
+Catch (ErrorEquals, ResultPath, Next); the intrinsic functions States.Format and States.JsonToString;
+the execution's top-level TimeoutSeconds, checked before each state and after each wait or retry delay.
 Not emulated: task TimeoutSeconds and HeartbeatSeconds, service integrations (`arn:aws:states:::...`),
 JSONata, distributed Map, and the 256 KiB payload limit.
+
+`run_deployed_state_machine` also puts the `AWS/States` execution metrics that Step Functions
+publishes, stamped with the injected clock's times, because moto publishes none for it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+
+from harness.emf import MetricRecord, put_emf_metrics
 
 #: Error names that States.ALL does not match: they always fail the execution (ASL "Error names").
 _TERMINAL_ERRORS = frozenset({"States.Runtime", "States.DataLimitExceeded"})
@@ -67,6 +73,10 @@ class DefinitionError(ValueError):
     """The definition breaks a rule of the States Language that this interpreter checks."""
 
 
+class ExecutionTimedOut(Exception):
+    """The execution ran past its TimeoutSeconds; unlike a StatesError, no Retry or Catch handles it."""
+
+
 #: Invokes a Task's Resource with the effective input and returns its result; raises StatesError.
 TaskInvoker = Callable[[str, Any], Any]
 
@@ -80,14 +90,16 @@ class HistoryEvent:
 
 @dataclass
 class Execution:
-    """The outcome of one execution: SUCCEEDED or FAILED, with its output or error and its history."""
+    """The outcome of one execution: SUCCEEDED, FAILED or TIMED_OUT, with its output or error and its history."""
 
     status: str
     output: Any = None
     error: str | None = None
     cause: str | None = None
     history: list[HistoryEvent] = field(default_factory=list)
-    duration_ms: float = 0.0
+    duration_ms: float = 0.0  # wall time of the local run; the clock's times are start_date and stop_date
+    start_date: datetime | None = None
+    stop_date: datetime | None = None
 
     def summary(self) -> dict[str, Any]:
         """Return the status and the `summary` of the last task that returned one (the demo prints it)."""
@@ -376,10 +388,13 @@ class StateMachine:
         self.definition = definition
         self.invoke = invoke
         self.clock: Clock = clock or SimulatedClock()
+        self._deadline: datetime | None = None
 
     def execute(self, execution_input: Any, name: str = "local") -> Execution:
         history: list[HistoryEvent] = []
         started = self.clock.now()
+        timeout = self.definition.get("TimeoutSeconds")
+        self._deadline = started + timedelta(seconds=float(timeout)) if timeout is not None else None
         context = {
             "Execution": {
                 "Id": f"arn:aws:states:local:000000000000:execution:local:{name}",
@@ -393,9 +408,35 @@ class StateMachine:
             output = self._run(self.definition, copy.deepcopy(execution_input), context, history)
         except StatesError as failure:
             history.append(HistoryEvent("ExecutionFailed", "", {"error": failure.error, "cause": failure.cause}))
-            return Execution("FAILED", error=failure.error, cause=failure.cause, history=history)
+            return Execution(
+                "FAILED",
+                error=failure.error,
+                cause=failure.cause,
+                history=history,
+                start_date=started,
+                stop_date=self.clock.now(),
+            )
+        except ExecutionTimedOut as timed_out:
+            history.append(HistoryEvent("ExecutionTimedOut", "", {"error": "States.Timeout", "cause": str(timed_out)}))
+            return Execution(
+                "TIMED_OUT",
+                error="States.Timeout",
+                cause=str(timed_out),
+                history=history,
+                start_date=started,
+                stop_date=self.clock.now(),
+            )
         history.append(HistoryEvent("ExecutionSucceeded", ""))
-        return Execution("SUCCEEDED", output=output, history=history)
+        return Execution("SUCCEEDED", output=output, history=history, start_date=started, stop_date=self.clock.now())
+
+    def _sleep(self, seconds: float) -> None:
+        self.clock.sleep(seconds)
+        self._check_deadline()
+
+    def _check_deadline(self) -> None:
+        if self._deadline is not None and self.clock.now() > self._deadline:
+            timeout = self.definition["TimeoutSeconds"]
+            raise ExecutionTimedOut(f"the execution ran longer than its TimeoutSeconds of {timeout}")
 
     # A Fail state ends the (sub-)machine with its error; the same exception type carries it.
     def _run(self, machine: Mapping[str, Any], data: Any, context: dict[str, Any], history: list[HistoryEvent]) -> Any:
@@ -404,6 +445,7 @@ class StateMachine:
         while current is not None:
             if len(history) >= MAX_HISTORY_EVENTS:
                 raise StatesError("States.Runtime", f"the execution exceeded {MAX_HISTORY_EVENTS} history events")
+            self._check_deadline()
             state = states[current]
             history.append(HistoryEvent("StateEntered", current, {"input": data}))
             state_context = {**context, "State": {"Name": current, "EnteredTime": self.clock.now().isoformat()}}
@@ -432,7 +474,7 @@ class StateMachine:
                 return self._output(state, effective, context, name, history), state["Default"]
             raise StatesError("States.NoChoiceMatched", f"no choice rule of {name} matched and it has no Default")
         if kind == "Wait":
-            self.clock.sleep(self._wait_seconds(state, effective, context))
+            self._sleep(self._wait_seconds(state, effective, context))
             return self._output(state, effective, context, name, history), self._next(state)
         if kind == "Succeed":
             return self._output(state, effective, context, name, history), None
@@ -470,7 +512,7 @@ class StateMachine:
                 delay = self._retry_delay(state, failure, attempts)
                 if delay is not None:
                     history.append(HistoryEvent("Retry", name, {"error": failure.error, "delay": delay}))
-                    self.clock.sleep(delay)
+                    self._sleep(delay)
                     continue
                 for catcher in state.get("Catch", []):
                     if _error_matches(catcher["ErrorEquals"], failure.error):
@@ -632,11 +674,13 @@ def run_deployed_state_machine(
     execution_input: Any,
     clock: Clock | None = None,
     after_task: Callable[[Any], None] | None = None,
+    publish_metrics: bool = True,
 ) -> Execution:
     """Execute a deployed state machine; each Lambda task runs through `invoke_function(logical_id, event)`.
 
     `invoke_function` returns a `harness.invoke.Invocation` (ok, result, error), as `LocalEnvironment.invoke`
-    does. `after_task` sees each successful task result, to add what the embedded AWS lacks.
+    does. `after_task` sees each successful task result, to add what the embedded AWS lacks. With
+    `publish_metrics`, the execution's AWS/States metrics go to the embedded CloudWatch.
     """
     definition = deployed_definition(deployment, logical_id)
     functions_by_arn = {function.arn: function.logical_id for function in deployment.functions.values()}
@@ -653,4 +697,39 @@ def run_deployed_state_machine(
     started = time.monotonic()
     execution = StateMachine(definition, lambda_invoker(run), clock).execute(execution_input, name=logical_id)
     execution.duration_ms = (time.monotonic() - started) * 1000
+
+    if publish_metrics:
+        import boto3
+
+        cloudwatch = boto3.client("cloudwatch", region_name=deployment.region)
+        put_emf_metrics(cloudwatch, execution_metric_records(deployment.physical_id(logical_id), execution))
     return execution
+
+
+#: The AWS/States metric that counts each terminal status.
+_STATUS_METRICS = {
+    "SUCCEEDED": "ExecutionsSucceeded",
+    "FAILED": "ExecutionsFailed",
+    "TIMED_OUT": "ExecutionsTimedOut",
+}
+
+
+def execution_metric_records(state_machine_arn: str, execution: Execution) -> list[MetricRecord]:
+    """Build the AWS/States metrics Step Functions publishes for one closed execution, by StateMachineArn.
+
+    ExecutionsStarted is stamped with the start time. The count for the terminal status and
+    ExecutionTime (start to close, in milliseconds) are stamped with the close time.
+
+    NOTE: the Step Functions documentation does not say whether it also puts zeros for the statuses
+    that did not occur, so none are put and SampleCount counts only the executions with that status.
+    """
+    if execution.start_date is None or execution.stop_date is None:
+        raise ValueError("the execution has no start_date or stop_date; run it with StateMachine.execute")
+    dimensions = (("StateMachineArn", state_machine_arn),)
+    elapsed_ms = (execution.stop_date - execution.start_date) / timedelta(milliseconds=1)
+    closed = execution.stop_date
+    return [
+        MetricRecord("AWS/States", "ExecutionsStarted", dimensions, (1.0,), execution.start_date, "Count"),
+        MetricRecord("AWS/States", _STATUS_METRICS[execution.status], dimensions, (1.0,), closed, "Count"),
+        MetricRecord("AWS/States", "ExecutionTime", dimensions, (round(elapsed_ms, 3),), closed, "Milliseconds"),
+    ]

@@ -6,12 +6,17 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
 
+from harness.dashboards import dashboard_bodies, fetch_dashboard_series, widget_series
 from harness.environment import LocalEnvironment
 from harness.paths import BUILD, ROOT
+from harness.sqs_delivery import deliver
+from harness.stepfunctions import run_deployed_state_machine
 
 pytestmark = pytest.mark.skipif(
     not (BUILD / "LogRetentionFunction" / "app.py").exists(), reason="needs `make build` first"
@@ -96,3 +101,112 @@ def test_make_invoke_names_bad_policy_value() -> None:
     assert completed.returncode == 1
     assert "728" in completed.stderr
     assert "RETENTION_POLICY" in completed.stderr
+
+
+def _statistics(namespace: str, metric: str, dimension: tuple[str, str]) -> dict[str, float]:
+    """Return the Sum, SampleCount and Maximum of a metric over the last hour, all periods together."""
+    now = datetime.now(UTC)
+    points = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": dimension[0], "Value": dimension[1]}],
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=5),
+        Period=3600,
+        Statistics=["Sum", "SampleCount", "Maximum"],
+    )["Datapoints"]
+    return {
+        "Sum": sum(point["Sum"] for point in points),
+        "SampleCount": sum(point["SampleCount"] for point in points),
+        "Maximum": max((point["Maximum"] for point in points), default=0.0),
+    }
+
+
+def _lambda_statistics(function_name: str) -> dict[str, dict[str, float]]:
+    dimension = ("FunctionName", function_name)
+    return {name: _statistics("AWS/Lambda", name, dimension) for name in ("Invocations", "Errors", "Duration")}
+
+
+def test_invoke_puts_lambda_metrics(local_env: LocalEnvironment) -> None:
+    function = local_env.deployment.functions["LogRetentionFunction"]
+    event = json.loads((ROOT / "events" / "log_retention_dry_run.json").read_text())
+    before = _lambda_statistics(function.name)
+
+    invocation = local_env.invoke("LogRetentionFunction", event)
+
+    after = _lambda_statistics(function.name)
+    assert invocation.ok, invocation.error
+    assert after["Invocations"]["Sum"] - before["Invocations"]["Sum"] == 1
+    assert after["Errors"]["Sum"] - before["Errors"]["Sum"] == 0
+    assert after["Errors"]["SampleCount"] - before["Errors"]["SampleCount"] == 1
+    assert after["Duration"]["SampleCount"] - before["Duration"]["SampleCount"] == 1
+    # Duration is the handler's time, which leaves out the cold start that the wall time includes.
+    assert invocation.handler_duration_ms is not None
+    assert 0 < invocation.handler_duration_ms < invocation.duration_ms
+    duration_put = after["Duration"]["Sum"] - before["Duration"]["Sum"]
+    assert duration_put == pytest.approx(invocation.handler_duration_ms, abs=0.01)
+
+
+def test_failed_invocation_puts_error(local_env: LocalEnvironment) -> None:
+    function = local_env.deployment.functions["AlertRouterFunction"]
+    fixture = ROOT / "tests" / "fixtures" / "malformed" / "any" / "records_not_list.json"
+    before = _lambda_statistics(function.name)
+
+    invocation = local_env.invoke("AlertRouterFunction", json.loads(fixture.read_text())["event"])
+
+    after = _lambda_statistics(function.name)
+    assert not invocation.ok
+    assert after["Errors"]["Sum"] - before["Errors"]["Sum"] == 1
+    assert after["Invocations"]["Sum"] - before["Invocations"]["Sum"] == 1
+
+
+def test_state_machine_run_puts_states_metrics(local_env: LocalEnvironment) -> None:
+    deployment = local_env.deployment
+    arn = deployment.physical_id("RestoreTestStateMachine")
+    event = json.loads((ROOT / "events" / "restore_test_state_machine_on_demand.json").read_text())
+
+    execution = run_deployed_state_machine(deployment, "RestoreTestStateMachine", local_env.invoke, event)
+
+    status_metric = {
+        "SUCCEEDED": "ExecutionsSucceeded",
+        "FAILED": "ExecutionsFailed",
+        "TIMED_OUT": "ExecutionsTimedOut",
+    }[execution.status]
+    dimension = ("StateMachineArn", arn)
+    assert _statistics("AWS/States", "ExecutionsStarted", dimension)["Sum"] == 1
+    assert _statistics("AWS/States", status_metric, dimension)["Sum"] == 1
+    assert execution.start_date is not None
+    assert execution.stop_date is not None
+    elapsed_ms = (execution.stop_date - execution.start_date) / timedelta(milliseconds=1)
+    assert _statistics("AWS/States", "ExecutionTime", dimension)["Maximum"] == pytest.approx(elapsed_ms)
+
+
+def test_suite_health_widgets_get_data(local_env: LocalEnvironment) -> None:
+    deployment = local_env.deployment
+    event = json.loads((ROOT / "events" / "log_retention_dry_run.json").read_text())
+    assert local_env.invoke("LogRetentionFunction", event).ok
+    for mapping in deployment.queue_mappings:
+        deliver(
+            boto3.client("sqs"),
+            mapping,
+            lambda batch, fn=mapping.function: local_env.invoke(fn, batch),
+            deployment.region,
+            cloudwatch=boto3.client("cloudwatch"),
+        )
+    body = dashboard_bodies(deployment)[f"{deployment.stack_name}-suite-health"]
+    now = datetime.now(UTC) + timedelta(minutes=1)
+
+    snapshot: dict[str, Any] = {
+        "series": fetch_dashboard_series(boto3.client("cloudwatch"), {"suite": body}, deployment.region, now)
+    }
+
+    metric_widgets = [widget for widget in body["widgets"] if widget["type"] == "metric"]
+    assert len(metric_widgets) == 4
+    for widget in metric_widgets:
+        lines = dict(widget_series(widget, snapshot, deployment.region))
+        with_data = [label for label, points in lines.items() if points]
+        assert with_data, f"widget {widget['properties']['title']!r} has no data in any of {sorted(lines)}"
+    queue_widget = next(w for w in metric_widgets if w["properties"]["title"].startswith("Alert queues"))
+    queue_lines = dict(widget_series(queue_widget, snapshot, deployment.region))
+    assert queue_lines["dead-letter queue"]
+    assert queue_lines["alert queue"]
