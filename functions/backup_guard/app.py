@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from celebops.clients import client
 from celebops.constants import METRICS_NAMESPACE
-from celebops.observability import get_logger, get_metrics
+from celebops.observability import get_logger, get_metrics, log_job_succeeded
 from celebops.publish import publish_finding
 from celebops.restore.backup_guard import guard_backups, guard_finding
 from celebops.restore.config import BackupGuardConfig
@@ -33,6 +33,7 @@ def _emit(name: str, unit: str, value: float) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@log_job_succeeded(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("detail-type") == "Scheduled Event":
         scheduled = EventBridgeEvent(event)

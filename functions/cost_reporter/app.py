@@ -18,7 +18,7 @@ from celebops.costwatch.explorer import cost_explorer_client
 from celebops.costwatch.metrics import add_cost_metrics, emit_table_item_count
 from celebops.costwatch.report import service_log_records
 from celebops.costwatch.reporter import run_cost_report
-from celebops.observability import get_logger, get_metrics
+from celebops.observability import get_logger, get_metrics, log_job_succeeded
 
 logger = get_logger()
 metrics = get_metrics()
@@ -44,6 +44,7 @@ def _run_day(event: Any) -> date:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@log_job_succeeded(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     today = _run_day(event)
 

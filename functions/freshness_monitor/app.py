@@ -12,7 +12,7 @@ from celebops.clients import client
 from celebops.freshness.assess import RunOutcome, emit_freshness_metrics
 from celebops.freshness.check import check_freshness
 from celebops.freshness.config import FreshnessConfig
-from celebops.observability import get_logger
+from celebops.observability import get_logger, log_job_succeeded
 
 logger = get_logger()
 
@@ -25,6 +25,7 @@ class FreshnessCheckError(RuntimeError):
 
 
 @logger.inject_lambda_context
+@log_job_succeeded(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("detail-type") == "Scheduled Event":
         scheduled = EventBridgeEvent(event)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from celebops.clients import client
-from celebops.observability import get_logger, get_metrics
+from celebops.observability import get_logger, get_metrics, log_job_succeeded
 from celebops.retention.enforcer import Deadline, enforce_retention
 from celebops.retention.policy import RetentionConfig
 from celebops.retention.report import RunStatus, add_report_metrics
@@ -43,6 +43,7 @@ def _requested_dry_run(event: Any) -> bool | None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@log_job_succeeded(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dry_run = _requested_dry_run(event)
     config = CONFIG if dry_run is None else CONFIG.with_dry_run(dry_run)

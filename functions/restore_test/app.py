@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from celebops.clients import client
 from celebops.constants import METRICS_NAMESPACE
-from celebops.observability import get_logger, get_metrics
+from celebops.observability import get_logger, get_metrics, log_job_succeeded
 from celebops.publish import publish_finding
 from celebops.restore import report as reporting
 from celebops.restore import steps
@@ -124,6 +124,7 @@ ACTIONS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@log_job_succeeded(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise InvalidRestoreInput(f"event must be a JSON object, got {type(event).__name__}")

@@ -29,7 +29,7 @@ from celebops.freshness.scrape_check import (
     result_from_event,
     scrape_finding,
 )
-from celebops.observability import get_logger
+from celebops.observability import get_logger, log_job_succeeded
 from celebops.publish import publish_finding
 
 logger = get_logger()
@@ -78,6 +78,7 @@ def _handle_sweep(context: LambdaContext, now: datetime) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context
+@log_job_succeeded(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise ValueError(f"event must be a JSON object, got {type(event).__name__}")

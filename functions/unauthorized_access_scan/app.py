@@ -21,7 +21,7 @@ from celebops.clients import client
 from celebops.config import env_str
 from celebops.constants import ENV_ALERT_TOPIC_INFO, ENV_ALERT_TOPIC_WARNINGS
 from celebops.findings import Severity
-from celebops.observability import get_logger, get_metrics
+from celebops.observability import get_logger, get_metrics, log_job_succeeded
 from celebops.publish import publish_finding
 
 logger = get_logger()
@@ -61,6 +61,7 @@ def _window_end(event: Any) -> datetime:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@log_job_succeeded(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     window_end = _window_end(event)
     remaining = context.get_remaining_time_in_millis() / 1000

@@ -185,6 +185,8 @@ def test_suite_health_widgets_get_data(local_env: LocalEnvironment) -> None:
     deployment = local_env.deployment
     event = json.loads((ROOT / "events" / "log_retention_dry_run.json").read_text())
     assert local_env.invoke("LogRetentionFunction", event).ok
+    on_demand = json.loads((ROOT / "events" / "restore_test_state_machine_on_demand.json").read_text())
+    run_deployed_state_machine(deployment, "RestoreTestStateMachine", local_env.invoke, on_demand)
     for mapping in deployment.queue_mappings:
         deliver(
             boto3.client("sqs"),
@@ -201,7 +203,7 @@ def test_suite_health_widgets_get_data(local_env: LocalEnvironment) -> None:
     }
 
     metric_widgets = [widget for widget in body["widgets"] if widget["type"] == "metric"]
-    assert len(metric_widgets) == 4
+    assert len(metric_widgets) == 5
     for widget in metric_widgets:
         lines = dict(widget_series(widget, snapshot, deployment.region))
         with_data = [label for label, points in lines.items() if points]

@@ -36,6 +36,10 @@ AWS_METRIC_DIMENSIONS: dict[tuple[str, str], set[tuple[str, ...]]] = {
     # ThrottledRequests is published per operation only.
     ("AWS/DynamoDB", "ThrottledRequests"): {("Operation", "TableName")},
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): {("QueueName",)},
+    **{
+        ("AWS/States", name): {("StateMachineArn",)}
+        for name in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")
+    },
     ("AWS/SNS", "NumberOfNotificationsFailed"): {("TopicName",)},
     ("AWS/Billing", "EstimatedCharges"): {("Currency",), ("Currency", "ServiceName")},
 }
