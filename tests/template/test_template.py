@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -271,3 +272,20 @@ def test_restore_state_machine_is_defined(sam: dict[str, Any]) -> None:
 
     assert machine["Type"] == "AWS::Serverless::StateMachine"
     assert machine["Properties"]["DefinitionUri"].endswith(".asl.json")
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_layer_pins_match_the_tested_environment() -> None:
+    layer = _pins(ROOT / "layers" / "shared" / "requirements.txt")
+    tested = _pins(ROOT / "constraints.txt")
+
+    assert {name: tested.get(name) for name in layer} == layer
