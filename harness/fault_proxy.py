@@ -25,7 +25,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -71,6 +72,20 @@ class FaultRule:
         return re.fullmatch(self.operation, operation) is not None
 
 
+@dataclass
+class ResponseRewrite:
+    """Change the body of matching successful responses, to show a state moto cannot produce.
+
+    `operation` is matched like `FaultRule.operation`. `rewrite` takes and returns the raw body.
+    """
+
+    operation: str
+    rewrite: Callable[[bytes], bytes]
+
+    def applies_to(self, operation: str, status: int) -> bool:
+        return status < 300 and re.fullmatch(self.operation, operation) is not None
+
+
 @dataclass(frozen=True)
 class ProxyRecord:
     """One request as the proxy saw it."""
@@ -92,6 +107,7 @@ class _State:
     upstream: str
     translate_access_denied: bool
     rules: list[FaultRule] = field(default_factory=list)
+    rewrites: list[ResponseRewrite] = field(default_factory=list)
     records: list[ProxyRecord] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -219,6 +235,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         status, headers, payload = self._forward(body)
+        with state.lock:
+            rewrites = [rewrite for rewrite in state.rewrites if rewrite.applies_to(action, status)]
+        for rewrite in rewrites:
+            payload = rewrite.rewrite(payload)
+        if rewrites:
+            # DynamoDB signs its body with a CRC32 header, which botocore checks (and retries on a mismatch).
+            for name in [name for name in headers if name.lower() == "x-amz-crc32"]:
+                headers[name] = str(zlib.crc32(payload))
         code = _response_error_code(status, headers, payload)
         if (
             state.translate_access_denied
@@ -291,6 +315,11 @@ class FaultProxy:
         with self._state.lock:
             self._state.rules.append(rule)
         return rule
+
+    def add_rewrite(self, rewrite: ResponseRewrite) -> ResponseRewrite:
+        with self._state.lock:
+            self._state.rewrites.append(rewrite)
+        return rewrite
 
     def clear(self) -> None:
         """Drop every rule and record."""

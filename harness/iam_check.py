@@ -8,6 +8,10 @@ records every call with its access key and status. A job that succeeds with all 
 hits an AccessDenied on the calls of a statement once that statement is removed shows that the
 statement is needed; a run without any denial shows it is unused.
 
+A job runs as one or more steps (`JOB_STEPS`). A step may first put the account into a state
+as the administrator (an expired backup, costs above the budget, a backup to restore), and then
+sends the function its trigger's event or runs the state machine whose tasks it serves.
+
 What moto's enforcement covers (moto 5.2.5, `moto/core/authorization.py` and
 `moto/iam/access_control.py`), and how this module adapts the policy to it:
 
@@ -40,7 +44,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -52,7 +56,7 @@ from botocore.exceptions import ClientError
 
 from harness.deploy import Deployment
 from harness.environment import LocalEnvironment
-from harness.fault_proxy import FaultProxy, ProxyRecord
+from harness.fault_proxy import FaultProxy, ProxyRecord, ResponseRewrite
 from harness.invoke import Invocation
 from harness.scheduler import Firing, scheduled_event
 from harness.template import load_sam_template, to_cloudformation
@@ -90,10 +94,10 @@ SERVER_SIDE_KMS_REASON = (
 
 
 class Outcome(StrEnum):
-    """Outcome of a run, judged from the invocation and the calls the proxy recorded."""
+    """Outcome of a step or a job, judged from its invocations and the calls the proxy recorded."""
 
     SUCCEEDED = "succeeded"
-    FAILED = "failed"  # the invocation raised or timed out
+    FAILED = "failed"  # an invocation raised or timed out, or a state-machine execution failed
     REPORTED = "reported"  # it returned, but reported the failure (batch item failures or a logged error)
     SILENT = "silent"  # a call was denied, but the job reported no failure
 
@@ -132,11 +136,33 @@ class Credentials:
 
 
 @dataclass
+class StepRun:
+    """One step of a job as it ran: its invocations, the calls made with the step's keys, and its outcome."""
+
+    step: str
+    invocations: list[Invocation]
+    calls: list[ProxyRecord]
+    failure: str | None = None  # how a state-machine execution failed, when it did
+    outcome: Outcome = Outcome.SUCCEEDED
+
+
+# A job's outcome is its worst step's. A hidden denial ranks first, because one step that hides a
+# denial is a defect even when another step fails loudly.
+_OUTCOME_RANK = (Outcome.SILENT, Outcome.FAILED, Outcome.REPORTED, Outcome.SUCCEEDED)
+
+
+@dataclass
 class JobRun:
     function: str
-    invocation: Invocation
-    calls: list[ProxyRecord]
-    outcome: Outcome = Outcome.SUCCEEDED
+    steps: list[StepRun]
+
+    @property
+    def outcome(self) -> Outcome:
+        return min((step.outcome for step in self.steps), key=_OUTCOME_RANK.index, default=Outcome.SUCCEEDED)
+
+    @property
+    def calls(self) -> list[ProxyRecord]:
+        return [call for step in self.steps for call in step.calls]
 
     @property
     def denied(self) -> list[ProxyRecord]:
@@ -149,6 +175,18 @@ class JobRun:
     @property
     def actions_called(self) -> set[str]:
         return {call.action for call in self.calls}
+
+    def evidence(self, lines: int = 20) -> list[str]:
+        """Return what a failed assertion shows: each step's outcome, failure, errors and last log lines."""
+        shown: list[str] = []
+        for step in self.steps:
+            shown.append(f"step {step.step!r}: {step.outcome.value}" + (f" ({step.failure})" if step.failure else ""))
+            for invocation in step.invocations:
+                if invocation.error is not None:
+                    shown.append(f"  error: {invocation.error}")
+            if step.invocations:
+                shown.extend(f"  {line}" for line in step.invocations[-1].logs[-lines:])
+        return shown
 
 
 # --- the template ------------------------------------------------------------------------------
@@ -281,6 +319,33 @@ class AuthSession:
         self.admin = admin
         self._iam = boto3.client("iam")
         self._probes: dict[str, str] = {}
+        # A lock of its own, because the proxy's threads read the ages while a harness thread may hold HARNESS_LOCK.
+        self._ages_lock = threading.Lock()
+        self._backup_ages: dict[str, float] = {}
+        self.done_once: set[str] = set()
+        proxy.add_rewrite(ResponseRewrite("dynamodb:ListBackups", self._age_listed_backups))
+
+    def age_backup(self, backup_arn: str, created_at: datetime) -> None:
+        """Make ListBackups through the proxy show `created_at` as the backup's creation time.
+
+        moto stamps a backup with the time it was made and has no clock to move, so a backup past
+        the guard's retention can only be shown by rewriting the response. DescribeBackup is not
+        rewritten, because none of the jobs call it.
+        """
+        with self._ages_lock:
+            self._backup_ages[backup_arn] = created_at.timestamp()
+
+    def _age_listed_backups(self, body: bytes) -> bytes:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return body
+        with self._ages_lock:
+            ages = dict(self._backup_ages)
+        for summary in document.get("BackupSummaries", []):
+            if summary.get("BackupArn") in ages:
+                summary["BackupCreationDateTime"] = ages[summary["BackupArn"]]
+        return json.dumps(document).encode()
 
     def principal(self, name: str, statements: list[Statement]) -> Credentials:
         """Create (or reset) IAM user `name` whose only permissions are `statements`, and return new keys."""
@@ -406,10 +471,8 @@ def enforced(env: LocalEnvironment) -> Iterator[AuthSession]:
 
 # --- running a job -----------------------------------------------------------------------------
 
-Prepare = Callable[[LocalEnvironment], None]
 
-
-def prepare_log_retention(env: LocalEnvironment) -> None:
+def prepare_log_retention(session: AuthSession) -> None:
     """Add a log group without retention, so the run has a PutRetentionPolicy to make."""
     name = f"/aws/lambda/iam-check-{datetime.now(UTC).strftime('%H%M%S%f')}"
     boto3.client("logs").create_log_group(logGroupName=name)
@@ -419,10 +482,11 @@ IAM_CHECK_METRIC = "IamCheckErrors"
 IAM_CHECK_NAMESPACE = "custom/celebrity-database"
 
 
-def prepare_alert_router(env: LocalEnvironment) -> None:
+def prepare_alert_router(session: AuthSession) -> None:
     """Put a critical metric-filter alarm into ALARM, so the router pages, reads its tags and its log lines."""
     from harness import alarms
 
+    env = session.env
     logs, cloudwatch, sns = boto3.client("logs"), boto3.client("cloudwatch"), boto3.client("sns")
     group = "/aws/lambda/iam-check-source"
     now = datetime.now(UTC)
@@ -460,10 +524,80 @@ def prepare_alert_router(env: LocalEnvironment) -> None:
     alarms.set_alarm_state(cloudwatch, sns, name, "ALARM", "iam check: 1 datapoint above 0", now)
 
 
-PREPARE: dict[str, Prepare] = {
-    "LogRetentionFunction": prepare_log_retention,
-    "AlertRouterFunction": prepare_alert_router,
-}
+def prepare_backup_guard(session: AuthSession) -> None:
+    """Add an expired suite backup and turn PITR off, so the guard deletes it, turns PITR on and warns.
+
+    The backup has the guard's dated name, and the proxy shows it as made a day before the
+    retention's cutoff (see `AuthSession.age_backup`). With PITR off, the guard turns it back on and
+    publishes the warning that it had to, so one run needs every statement of the role.
+    """
+    guard = session.env.deployment.functions["BackupGuardFunction"].environment
+    table = guard["SOURCE_TABLE"]
+    created_at = datetime.now(UTC) - timedelta(days=int(guard["BACKUP_RETENTION_DAYS"]) + 1)
+    dynamodb = boto3.client("dynamodb")
+
+    name = f"{guard['BACKUP_PREFIX']}{created_at:%Y-%m-%d}"
+    backup = dynamodb.create_backup(TableName=table, BackupName=name)["BackupDetails"]
+    session.age_backup(backup["BackupArn"], created_at)
+
+    dynamodb.update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
+
+
+def prepare_cost_reporter(session: AuthSession) -> None:
+    """Queue Cost Explorer results that put the month's forecast above the budget, so the reporter publishes.
+
+    moto returns GetCostAndUsage results only from a queue filled through
+    `/moto-api/static/ce/cost-and-usage-results`, and returns the first request's result again for
+    every later request with the same parameters, so one result serves every run of the day.
+    moto does not implement GetCostForecast (it responds with HTTP 500), so the reporter forecasts
+    from the run rate, and each day here costs the whole monthly budget.
+    """
+    from celebops.costwatch.report import COST_METRIC, period_for
+
+    if "cost-results" in session.done_once:
+        return
+    moto = session.env.moto
+    assert moto is not None
+    reporter = session.env.deployment.functions["CostReporterFunction"].environment
+    budget = reporter["MONTHLY_BUDGET_USD"]
+    period = period_for(datetime.now(UTC).date())
+
+    days = [period.query_start + timedelta(days=offset) for offset in range((period.today - period.query_start).days)]
+    result = {
+        "GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+        "ResultsByTime": [
+            {
+                "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
+                "Total": {},
+                "Groups": [{"Keys": ["Amazon DynamoDB"], "Metrics": {COST_METRIC: {"Amount": budget, "Unit": "USD"}}}],
+                "Estimated": False,
+            }
+            for day in days
+        ],
+        "DimensionValueAttributes": [],
+    }
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        f"{moto.endpoint}/moto-api/static/ce/cost-and-usage-results",
+        data=json.dumps({"results": [result]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback only
+        pass
+    session.done_once.add("cost-results")
+
+
+def prepare_restore_test(session: AuthSession) -> None:
+    """Turn PITR on and back up the source table, so both restore paths of the state machine have a source."""
+    table = session.env.deployment.functions["RestoreTestFunction"].environment["SOURCE_TABLE"]
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    # Not a dated suite name, so the backup guard never deletes it while a restore reads it.
+    dynamodb.create_backup(TableName=table, BackupName=f"iam-check-restore-source-{datetime.now(UTC):%Y%m%d%H%M%S%f}")
 
 
 def trigger_event(env: LocalEnvironment, function: str) -> Any | None:
@@ -488,16 +622,126 @@ def trigger_event(env: LocalEnvironment, function: str) -> Any | None:
     return None
 
 
-def classify(invocation: Invocation, denied: list[ProxyRecord]) -> Outcome:
-    if not invocation.ok:
+@dataclass(frozen=True)
+class StepResult:
+    """What driving one step produced: the function's invocations and, for an execution, how it failed."""
+
+    invocations: list[Invocation]
+    failure: str | None = None
+
+
+# Drives a step: invokes `function` with the given environment and returns what happened, or None
+# when the template gives the function no trigger.
+Drive = Callable[["AuthSession", str, dict[str, str]], StepResult | None]
+Prepare = Callable[["AuthSession"], None]
+
+
+def send_trigger(session: AuthSession, function: str, environment: dict[str, str]) -> StepResult | None:
+    """Invoke `function` once with the event of its schedule or its queue."""
+    with HARNESS_LOCK:
+        event = trigger_event(session.env, function)
+    if event is None:
+        return None
+    return StepResult([session.env.invoke(function, event, environment)])
+
+
+RESTORE_TEST_STATE_MACHINE = "RestoreTestStateMachine"
+
+
+def run_restore_test_execution(session: AuthSession, function: str, environment: dict[str, str]) -> StepResult:
+    """Run an execution of the restore test state machine, each task invoking `function` with `environment`.
+
+    The execution is what the quarterly schedule starts: plan, restore from the newest backup and
+    from PITR into scratch tables, poll, verify, delete the scratch tables, and report. It runs in
+    `harness.stepfunctions` on a simulated clock, because moto's Step Functions cannot run the tasks.
+    """
+    from harness.moto_restores import after_restore_task
+    from harness.stepfunctions import SimulatedClock, StateMachine, StatesError, deployed_definition, lambda_invoker
+
+    env = session.env
+    deployment = env.deployment
+    with HARNESS_LOCK:
+        definition = deployed_definition(deployment, RESTORE_TEST_STATE_MACHINE)
+        dynamodb = boto3.client("dynamodb")
+        schedule = next(s for s in deployment.schedules if s.target_state_machine == RESTORE_TEST_STATE_MACHINE)
+    now = datetime.now(UTC)
+    execution_input = scheduled_event(Firing(at=now, schedule=schedule), deployment)
+    functions_by_arn = {local.arn: local.logical_id for local in deployment.functions.values()}
+    invocations: list[Invocation] = []
+
+    def run_task(resource: str, payload: Any) -> tuple[bool, Any, dict[str, Any] | None]:
+        if functions_by_arn.get(resource) != function:
+            raise StatesError("States.Runtime", f"{resource} is not the ARN of {function}")
+        invocation = env.invoke(function, payload, environment)
+        invocations.append(invocation)
+        if invocation.ok:
+            # moto restores into PROVISIONED tables; AWS keeps the source's billing mode.
+            after_restore_task(dynamodb, invocation.result)
+        return invocation.ok, invocation.result, invocation.error
+
+    machine = StateMachine(definition, lambda_invoker(run_task), SimulatedClock(current=now))
+    execution = machine.execute(execution_input, name=f"iam-check-{now:%Y%m%d%H%M%S}")
+    failure = None if execution.status == "SUCCEEDED" else f"{execution.status}: {execution.error}: {execution.cause}"
+    return StepResult(invocations, failure)
+
+
+# Held from the preparation to the last invocation of the steps that turn PITR off on the source
+# table or restore from it, so a restore test never starts a point-in-time restore while the
+# backup guard's step has PITR off.
+SOURCE_PITR_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One way of running a job: put the account into a state (as the administrator), then drive the function."""
+
+    name: str
+    drive: Drive = send_trigger
+    prepare: Prepare | None = None
+    exclusive: threading.Lock | None = None
+
+
+# The steps of each job whose trigger alone would not make every call its statements allow. A
+# function not listed here runs one step: its schedule's or its queue's event.
+JOB_STEPS: dict[str, list[Step]] = {
+    "LogRetentionFunction": [Step("scheduled run with a log group without retention", prepare=prepare_log_retention)],
+    "AlertRouterFunction": [Step("critical metric-filter alarm from the queue", prepare=prepare_alert_router)],
+    "BackupGuardFunction": [
+        Step(
+            "scheduled run with an expired suite backup and PITR off",
+            prepare=prepare_backup_guard,
+            exclusive=SOURCE_PITR_LOCK,
+        )
+    ],
+    "CostReporterFunction": [Step("scheduled run with costs above the budget", prepare=prepare_cost_reporter)],
+    "RestoreTestFunction": [
+        Step("scheduled sweep of scratch tables"),
+        Step(
+            "restore test state machine execution",
+            drive=run_restore_test_execution,
+            prepare=prepare_restore_test,
+            exclusive=SOURCE_PITR_LOCK,
+        ),
+    ],
+}
+
+
+def job_steps(function: str) -> list[Step]:
+    return JOB_STEPS.get(function, [Step("scheduled or queued run")])
+
+
+def classify(result: StepResult, denied: list[ProxyRecord]) -> Outcome:
+    if result.failure is not None or any(not invocation.ok for invocation in result.invocations):
         return Outcome.FAILED
-    result = invocation.result
-    if isinstance(result, dict) and result.get("batchItemFailures"):
+    if any(
+        isinstance(invocation.result, dict) and invocation.result.get("batchItemFailures")
+        for invocation in result.invocations
+    ):
         return Outcome.REPORTED
     if not denied:
         return Outcome.SUCCEEDED
     codes = {call.error_code for call in denied}
-    for line in invocation.logs:
+    for line in (line for invocation in result.invocations for line in invocation.logs):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
@@ -509,25 +753,29 @@ def classify(invocation: Invocation, denied: list[ProxyRecord]) -> Outcome:
 
 
 def run_job(session: AuthSession, function: str, credentials: Credentials) -> JobRun | None:
-    """Prepare the job's inputs as the administrator, then invoke it with `credentials`; None when it has no trigger.
+    """Run every step of the job with `credentials`; None when the function has no trigger.
 
-    Jobs of different functions may run in parallel threads: only the invocation (a separate
-    process) overlaps, while the preparation takes the harness lock.
+    Jobs of different functions may run in parallel threads: only the invocations (separate
+    processes) overlap, while preparations take the harness lock, and steps with the same
+    `exclusive` lock run one at a time.
     """
-    env = session.env
-    with HARNESS_LOCK:
-        prepare = PREPARE.get(function)
-        if prepare is not None:
-            prepare(env)
-        event = trigger_event(env, function)
-    if event is None:
-        return None
-    before = len(session.proxy.records())
-    invocation = env.invoke(function, event, {**credentials.environment(), "AWS_ENDPOINT_URL": session.proxy.endpoint})
-    calls = [call for call in session.proxy.records()[before:] if call.access_key_id == credentials.access_key_id]
-    run = JobRun(function, invocation, calls)
-    run.outcome = classify(invocation, run.denied)
-    return run
+    environment = {**credentials.environment(), "AWS_ENDPOINT_URL": session.proxy.endpoint}
+    steps: list[StepRun] = []
+    for step in job_steps(function):
+        with step.exclusive or contextlib.nullcontext():
+            if step.prepare is not None:
+                with HARNESS_LOCK:
+                    step.prepare(session)
+            before = len(session.proxy.records())
+            result = step.drive(session, function, environment)
+            recorded = session.proxy.records()[before:]
+        if result is None:
+            return None
+        calls = [call for call in recorded if call.access_key_id == credentials.access_key_id]
+        run = StepRun(step.name, result.invocations, calls, result.failure)
+        run.outcome = classify(result, [call for call in calls if call.error_code in ACCESS_DENIED_CODES])
+        steps.append(run)
+    return JobRun(function, steps)
 
 
 @dataclass

@@ -242,3 +242,92 @@ def test_idempotency_table_throttled_repeats_nothing(env: LocalEnvironment) -> N
 
     assert dict(slack) == dict.fromkeys(names, 1)
     assert dict(pagerduty) == dict.fromkeys(names, 1)
+
+
+# --- the router's invocation budget ------------------------------------------------------------
+
+
+def _router_round_under(env: LocalEnvironment, rule: FaultRule, timeout: int | None = None) -> Any:
+    """Deliver one batch of the alert queue to the router with every AWS call going through `rule`."""
+    assert env.moto is not None
+    mapping = next(m for m in env.deployment.queue_mappings if m.function == "AlertRouterFunction")
+    local = env.deployment.functions["AlertRouterFunction"]
+    if timeout is not None:
+        local = dataclasses.replace(local, timeout=timeout)
+    proxy = FaultProxy(env.moto.endpoint)
+    try:
+        proxy.add_rule(rule)
+        extra = {**env.receivers.client_environment(), "AWS_ENDPOINT_URL": proxy.endpoint}
+        report = deliver(
+            boto3.client("sqs"),
+            mapping,
+            lambda event: invoke(local, event, env.aws, extra, ship_logs=False),
+            env.deployment.region,
+            max_rounds=1,
+        )
+    finally:
+        proxy.stop()
+    return report.rounds[0], local.timeout
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        pytest.param(FaultRule(".*"), id="all-throttled"),
+        pytest.param(FaultRule(".*", status=503, code="ServiceUnavailable"), id="all-503"),
+    ],
+)
+def test_router_reports_batch_before_timeout(env: LocalEnvironment, rule: FaultRule) -> None:
+    _deliver_all(env)  # so the batch holds only this test's alerts
+    env.receivers.reset()
+    names = _publish_alarms(env, 3, f"fault-router-{rule.code.lower()}")
+
+    # Given every AWS call of the router fails (secrets, idempotency records, enrichment),
+    # when one batch arrives, then the router returns every record as a failure before its timeout.
+    delivery, timeout = _router_round_under(env, rule)
+    invocation = delivery.invocation
+    failures = invocation.result.get("batchItemFailures", []) if isinstance(invocation.result, dict) else []
+    slack, pagerduty = _counts(env, names)
+
+    assert invocation.ok, (invocation.error, invocation.logs[-10:])
+    assert invocation.duration_ms < timeout * 1000
+    assert delivery.received == len(names)
+    assert len(failures) == delivery.received
+    assert delivery.returned == delivery.received
+    assert not slack
+    assert not pagerduty
+
+    # Once the fault clears, the returned records are delivered once each, and none is dead-lettered.
+    _deliver_all(env)
+    slack, pagerduty = _counts(env, names)
+
+    assert dict(slack) == dict.fromkeys(names, 1)
+    assert dict(pagerduty) == dict.fromkeys(names, 1)
+    assert _dead_letters(env) == 0
+
+
+def test_router_stops_slow_aws_calls_before_timeout(env: LocalEnvironment) -> None:
+    _deliver_all(env)  # so the batch holds only this test's alerts
+    env.receivers.reset()
+    names = _publish_alarms(env, 3, "fault-router-slow")
+
+    # Given AWS holds every request for longer than the router's 3 s read timeout, and a 20 s
+    # function timeout, the enrichment half-budget, the invocation deadline and the delivery
+    # budget stop the work in time, and the batch comes back failed.
+    delivery, timeout = _router_round_under(env, FaultRule(".*", delay_seconds=4.0), timeout=20)
+    invocation = delivery.invocation
+    failures = invocation.result.get("batchItemFailures", []) if isinstance(invocation.result, dict) else []
+
+    assert invocation.ok, (invocation.error, invocation.logs[-10:])
+    assert invocation.duration_ms < timeout * 1000
+    assert delivery.received == len(names)
+    assert len(failures) == delivery.received
+    stopped = [line for line in invocation.logs if "ms left in the invocation" in line or "delivery deferred" in line]
+    assert stopped, "neither the invocation deadline nor the delivery budget stopped any work"
+
+    _deliver_all(env)
+    slack, pagerduty = _counts(env, names)
+
+    assert dict(slack) == dict.fromkeys(names, 1)
+    assert dict(pagerduty) == dict.fromkeys(names, 1)
+    assert _dead_letters(env) == 0

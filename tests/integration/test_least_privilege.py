@@ -2,8 +2,9 @@
 
 moto enforces IAM actions but not resources or conditions; `harness.iam_check` explains how the
 statements are adapted and which checks cannot be made here. Functions added to template.yaml
-are picked up automatically: a new job needs at most a prepare hook in `harness.iam_check.PREPARE`
-when its scheduled run would not otherwise make every call its statements allow.
+are picked up automatically: a new job needs at most an entry in `harness.iam_check.JOB_STEPS`
+(steps that prepare the account and drive the function) when its trigger alone would not make
+every call its statements allow.
 """
 
 from __future__ import annotations
@@ -20,28 +21,9 @@ from harness.paths import BUILD
 pytestmark = pytest.mark.skipif(not (BUILD / "SharedLayer").exists(), reason="needs `make build` first")
 
 TEMPLATE_FUNCTIONS = iam_check.sam_functions()
-# NOTE: these statements serve paths a plain scheduled run does not take (an expired backup to
-# delete, a finding to publish, a restore to start); each needs a prepare hook in
-# harness.iam_check.PREPARE. Until then the removal check is expected to fail, strictly, so adding
-# the hook makes the test pass and forces this entry out.
-NOT_YET_EXERCISED = {
-    ("BackupGuardFunction", "DeleteExpiredBackups"),
-    ("BackupGuardFunction", "PublishProblems"),
-    ("CostReporterFunction", "PublishCostFindings"),
-    ("RestoreTestFunction", "ReadAndRestoreSource"),
-    ("RestoreTestFunction", "ScratchTables"),
-    ("RestoreTestFunction", "PublishReport"),
-}
 
 STATEMENT_CASES = [
-    pytest.param(
-        function,
-        sid,
-        id=f"{function}-{sid}",
-        marks=[pytest.mark.xfail(strict=True, reason="no prepare hook exercises this statement yet")]
-        if (function, sid) in NOT_YET_EXERCISED
-        else [],
-    )
+    pytest.param(function, sid, id=f"{function}-{sid}")
     for function in TEMPLATE_FUNCTIONS
     for sid in iam_check.sam_statement_ids(function)
 ]
@@ -75,7 +57,7 @@ def test_job_succeeds_with_template_policy(checks: dict[str, iam_check.FunctionC
     assert check.full is not None
     run = check.full
 
-    assert run.outcome is iam_check.Outcome.SUCCEEDED, (run.invocation.error, run.invocation.logs[-20:])
+    assert run.outcome is iam_check.Outcome.SUCCEEDED, run.evidence()
     assert run.denied == [], [call.action for call in run.denied]
 
 
@@ -90,7 +72,7 @@ def test_job_fails_without_statement(checks: dict[str, iam_check.FunctionCheck],
 
     # A denied call shows the statement is used; the outcome shows the job does not hide it.
     assert run.denied, f"{sid}: no call was denied without it, so the statement is unused or never exercised"
-    assert run.outcome in (iam_check.Outcome.FAILED, iam_check.Outcome.REPORTED), run.invocation.logs[-20:]
+    assert run.outcome in (iam_check.Outcome.FAILED, iam_check.Outcome.REPORTED), run.evidence()
 
 
 @pytest.mark.parametrize("function", TEMPLATE_FUNCTIONS)

@@ -68,6 +68,30 @@ def _error_code(exc: Exception) -> str:
     return type(exc).__name__
 
 
+# Error codes of AWS throttling that come with HTTP 400 (botocore 1.43 `retries/standard.py`).
+_THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+    }
+)
+
+
+def _service_unavailable(exc: Exception) -> bool:
+    """Return whether `exc` shows the service failing (throttling, 5xx, no response) rather than this alarm."""
+    if not isinstance(exc, ClientError):
+        return True  # a BotoCoreError: connection failure, timeout, or the invocation's deadline
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return status >= 500 or status == 429 or _error_code(exc) in _THROTTLING_CODES
+
+
 def epoch_ms(raw: str | None) -> int | None:
     """Parse an AWS timestamp ("2026-11-29T02:41:07.254+0000" or with "Z") into epoch milliseconds."""
     if not raw:
@@ -164,13 +188,19 @@ class Enricher:
         self.logger = logger
         self._filters: dict[tuple[str, str], MetricFilter | None] = {}
         self._overrides: dict[str, PrefixOverride | None] = {}
+        self._failed_steps: set[str] = set()
 
     def begin_batch(self) -> None:
-        """Forget cached lookups, so tags and filters changed since the last invocation apply."""
+        """Forget cached lookups and failures, so tags, filters and AWS changed since the last invocation apply."""
         self._filters.clear()
         self._overrides.clear()
+        self._failed_steps.clear()
 
     def _warn(self, step: str, alert: Alert, exc: Exception) -> None:
+        # A step whose service failed stays off for the rest of the batch, because under a lasting
+        # AWS fault each further lookup would spend invocation time that delivery needs.
+        if _service_unavailable(exc):
+            self._failed_steps.add(step)
         self.logger.warning(
             "alert enrichment failed, alert sent without it",
             extra={"step": step, "alarm": alert.alarm_name, "error_code": _error_code(exc)},
@@ -195,6 +225,8 @@ class Enricher:
     def with_log_lines(self, alert: Alert) -> Alert:
         """Return the alert with `log_lines` filled, or unchanged when nothing applies or AWS fails."""
         if not self.config.log_lines or alert.kind is not AlertKind.METRIC_ALARM:
+            return alert
+        if "log_lines" in self._failed_steps:
             return alert
         if alert.state is not AlarmState.ALARM or alert.condition is None or alert.condition.metric is None:
             return alert
@@ -222,6 +254,8 @@ class Enricher:
     def tag_override(self, alert: Alert) -> PrefixOverride | None:
         """Return the routing override from the alarm's tags, cached per alarm ARN until `begin_batch`."""
         if not self.config.alarm_tags or not alert.is_alarm or not alert.alarm_arn:
+            return None
+        if "alarm_tags" in self._failed_steps:
             return None
         arn = alert.alarm_arn
         if arn in self._overrides:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
 from celebops.alerts.delivery_policy import Budget, RetryPolicy
 from celebops.alerts.enrichment import Enricher
 from celebops.alerts.envelope import parse_record
@@ -34,6 +36,7 @@ from celebops.errors import ConfigError
 if TYPE_CHECKING:
     from celebops.alerts.pagerduty_http import PagerDutySender
     from celebops.alerts.slack_http import SlackSender
+    from celebops.clients import InvocationDeadline
 
 MetricSink = Callable[[str, float], None]
 
@@ -161,6 +164,7 @@ class AlertRouter:
         metric: MetricSink,
         policy: RetryPolicy | None = None,
         enricher: Enricher | None = None,
+        deadline: InvocationDeadline | None = None,
     ) -> None:
         self.config = config
         self.senders = senders
@@ -169,10 +173,21 @@ class AlertRouter:
         self.metric = metric
         self.policy = policy or senders.policy
         self.enricher = enricher
+        self.deadline = deadline
+        # A delivery starts only when one HTTP attempt and two AWS attempts (the idempotency record
+        # written before and completed after the send) still fit before the safety margin. The
+        # senders check the budget only before a retry.
+        # NOTE: retries of the first idempotency write can still use up that time. When the write
+        # after a successful send is then not sent, the record stays in progress until this
+        # invocation's deadline, and a redelivery after that sends the alert a second time.
+        aws_attempt_seconds = deadline.attempt_ms / 1000 if deadline is not None else 0.0
+        self.delivery_seconds = self.policy.connect_timeout_seconds + self.policy.read_timeout_seconds
+        self.delivery_seconds += 2 * aws_attempt_seconds
 
     # -- planning ----------------------------------------------------------------------------------
 
-    def _read(self, records: Sequence[Any]) -> list[_Item]:
+    def _read(self, records: Sequence[Any], enrichment_budget: Budget | None = None) -> list[_Item]:
+        """Parse, enrich (while `enrichment_budget` allows, or always without one) and route each record."""
         items = []
         if self.enricher is not None:
             self.enricher.begin_batch()
@@ -185,7 +200,8 @@ class AlertRouter:
                 self.metric("AlertRecordUnreadable", 1)
                 alert = unreadable_alert(record, item_id, exc)
             tagged = None
-            if self.enricher is not None:
+            enrich = enrichment_budget is None or enrichment_budget.allows(0.0, 0.0)
+            if self.enricher is not None and enrich:
                 try:
                     alert = self.enricher.with_log_lines(alert)
                     tagged = self.enricher.tag_override(alert)
@@ -238,10 +254,19 @@ class AlertRouter:
 
     def _deliver(self, job: _Job, budget: Budget) -> DeliveryResult:
         sender: SlackSender | PagerDutySender | None
-        if job.destination is Destination.PAGERDUTY:
-            sender = self.senders.pagerduty()
-        else:
-            sender = self.senders.slack(job.topic.value if job.topic else None)
+        try:
+            if job.destination is Destination.PAGERDUTY:
+                sender = self.senders.pagerduty()
+            else:
+                sender = self.senders.slack(job.topic.value if job.topic else None)
+        except GetParameterError as exc:
+            # Secrets Manager failed or timed out. A ConfigError (a bad secret value) still propagates.
+            self.metric("AlertSecretUnavailable", 1)
+            self.logger.error(
+                "alert secret could not be read",
+                extra={"destination": job.destination.value, "key": job.key, "error": str(exc)},
+            )
+            return DeliveryResult(job.destination, Outcome.FAILED_RETRYABLE, f"secret unavailable: {exc}")
         if sender is None:
             self.logger.info("destination disabled, alert skipped", extra={"destination": job.destination.value})
             self.metric("AlertDeliverySkipped", 1)
@@ -284,12 +309,40 @@ class AlertRouter:
         self.metric("AlertDelivered", 1)
         return DeliveryResult(job.destination, Outcome.DELIVERED)
 
+    def _defer(self, job: _Job, budget: Budget) -> DeliveryResult:
+        """Leave a delivery for the next receive of its records, because it might not end in this invocation."""
+        remaining_ms = budget.remaining_ms()
+        needed_ms = int(self.delivery_seconds * 1000) + budget.safety_margin_ms
+        self.metric("AlertDeliveryDeferred", 1)
+        self.logger.warning(
+            "alert delivery deferred, too little invocation time left",
+            extra={
+                "destination": job.destination.value,
+                "key": job.key,
+                "remaining_ms": remaining_ms,
+                "needed_ms": needed_ms,
+            },
+        )
+        detail = f"not started: {remaining_ms} ms left, {needed_ms} ms needed"
+        return DeliveryResult(job.destination, Outcome.FAILED_RETRYABLE, detail)
+
     def process_batch(self, records: Sequence[Any], remaining_ms: Callable[[], int]) -> BatchResult:
-        """Deliver a batch and return one result per record, in order."""
+        """Deliver a batch and return one result per record, in order, before the invocation's deadline.
+
+        Enrichment may use only the first half of the time the batch starts with, because it is
+        optional. A delivery that might not end in time is not started, and its records fail so
+        that SQS delivers them again.
+        """
+        if self.deadline is not None:
+            self.deadline.start(remaining_ms)
         budget = Budget(remaining_ms=remaining_ms, safety_margin_ms=self.policy.safety_margin_ms)
-        items = self._read(records)
+        enrichment_budget = Budget(remaining_ms=remaining_ms, safety_margin_ms=remaining_ms() // 2)
+        items = self._read(records, enrichment_budget)
         for job in self.plan(items):
-            delivery = self._deliver(job, budget)
+            if budget.allows(0.0, self.delivery_seconds):
+                delivery = self._deliver(job, budget)
+            else:
+                delivery = self._defer(job, budget)
             for member in job.members:
                 member.result.deliveries.append(delivery)
         results = tuple(item.result for item in items)
@@ -313,13 +366,19 @@ def build_router(logger: Any, metric: MetricSink, env: Mapping[str, str] | None 
     from celebops.alerts.enrichment import EnrichmentConfig
     from celebops.alerts.idempotency import DynamoDBDeduplication, NoDeduplication
     from celebops.alerts.senders import SenderConfig
-    from celebops.clients import client
+    from celebops.clients import ROUTER_ATTEMPT_MS, InvocationDeadline, deadline_clients
 
     config = RouterConfig.from_env(env)
+    policy = RetryPolicy()
+    # Every AWS attempt of the router must end before the safety margin, so under an AWS fault the
+    # handler returns its partial batch response before the Lambda timeout stops it.
+    deadline = InvocationDeadline(ROUTER_ATTEMPT_MS, reserve_ms=policy.safety_margin_ms)
+    client = deadline_clients(deadline)
     senders = Senders(
         config=SenderConfig.from_env(env),
         secrets=SecretsProvider(boto3_client=client("secretsmanager")),
         logger=logger,
+        policy=policy,
     )
     deduplicator: Deduplicator
     if config.idempotency_table:
@@ -329,4 +388,4 @@ def build_router(logger: Any, metric: MetricSink, env: Mapping[str, str] | None 
         deduplicator = NoDeduplication()
     enrichment = EnrichmentConfig.from_env(env)
     enricher = Enricher(enrichment, client, logger) if enrichment.log_lines or enrichment.alarm_tags else None
-    return AlertRouter(config, senders, deduplicator, logger, metric, enricher=enricher)
+    return AlertRouter(config, senders, deduplicator, logger, metric, enricher=enricher, deadline=deadline)
