@@ -10,6 +10,7 @@ shorter timeouts and a check before each attempt, so its AWS calls end inside it
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -44,16 +45,35 @@ ROUTER_CONFIG = Config(
 ROUTER_ATTEMPT_MS = (_ROUTER_CONNECT_TIMEOUT_SECONDS + _ROUTER_READ_TIMEOUT_SECONDS) * 1000
 
 
+_CREATE_LOCK = threading.Lock()
+
+
+@functools.cache
+def _session() -> Any:
+    """Return the process's one boto3 session.
+
+    Every session loads the endpoint rules and service models again, about 50 ms per client at a
+    cold start, so all clients share this one.
+    """
+    return boto3.session.Session()
+
+
+def new_client(service: str, config: Config) -> Any:
+    """Create a client from the shared session; creation is locked because worker threads may ask too."""
+    with _CREATE_LOCK:
+        return _session().client(service, config=config)
+
+
 @functools.cache
 def client(service: str) -> Any:
     """Return the process-wide client for `service`, created on first use (Lambda reuses it warm)."""
-    session: Any = boto3.session.Session()
-    return session.client(service, config=_CONFIG)
+    return new_client(service, _CONFIG)
 
 
 def reset_clients() -> None:
-    """Forget cached clients; tests call this after changing the endpoint or credentials."""
+    """Forget cached clients and the session; tests call this after changing the endpoint or credentials."""
     client.cache_clear()
+    _session.cache_clear()
 
 
 class DeadlineExceeded(BotoCoreError):
@@ -105,8 +125,7 @@ def deadline_clients(deadline: InvocationDeadline, config: Config = ROUTER_CONFI
 
     @functools.cache
     def make(service: str) -> Any:
-        session: Any = boto3.session.Session()
-        created = session.client(service, config=config)
+        created = new_client(service, config)
         created.meta.events.register("before-send", deadline.check)
         return created
 

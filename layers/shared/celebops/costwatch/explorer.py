@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from celebops.clients import new_client
 from celebops.costwatch.config import CostAllocationTag
 from celebops.costwatch.report import COST_METRIC, FORECAST_METRIC, ReportPeriod
 
@@ -26,8 +26,7 @@ _CE_CONFIG = Config(
 
 def cost_explorer_client() -> Any:
     """Return a Cost Explorer client; botocore sends it to the global endpoint in us-east-1 from any region."""
-    session: Any = boto3.session.Session()
-    return session.client("ce", config=_CE_CONFIG)
+    return new_client("ce", _CE_CONFIG)
 
 
 def _filter(tag: CostAllocationTag | None) -> dict[str, Any]:
