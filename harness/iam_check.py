@@ -850,3 +850,68 @@ def check_function(session: AuthSession, function: str, role_name: str) -> Funct
         if run is not None:
             check.without[statement.sid] = run
     return check
+
+
+# --- the state machine's role -------------------------------------------------------------------
+
+
+@dataclass
+class StateMachineCheck:
+    """What a state machine's role allows, against what its Task states call.
+
+    The check is static: the local interpreter runs Task states by calling the handlers itself,
+    not through Lambda's Invoke API, and moto refuses even an administrator's signed Invoke
+    (the REST signature limit above), so the role's statements are compared with the deployed
+    definition instead of being exercised.
+    """
+
+    state_machine: str
+    statements: list[Statement]
+    #: The Resource of every Task state in the deployed definition.
+    task_resources: set[str]
+    #: The function ARNs the role's lambda:InvokeFunction statements name.
+    granted_resources: set[str]
+    #: Every action the role's statements grant.
+    granted_actions: set[str]
+
+
+def _task_resources(states: Mapping[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for state in states.values():
+        if state.get("Type") == "Task":
+            found.add(str(state["Resource"]))
+        for branch in state.get("Branches", []):
+            found |= _task_resources(branch.get("States", {}))
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                found |= _task_resources(state[key].get("States", {}))
+    return found
+
+
+def state_machine_role(deployment: Deployment, state_machine: str) -> str:
+    """Return the name of the role the deployed state machine runs as."""
+    cloudformation, _ = to_cloudformation(load_sam_template(), deployment.region)
+    role = cloudformation["Resources"][state_machine]["Properties"]["RoleArn"]
+    return deployment.physical_id(role["Fn::GetAtt"][0])
+
+
+def check_state_machine(deployment: Deployment, state_machine: str) -> StateMachineCheck:
+    """Read the deployed definition and the role's inline statements, and collect what each names."""
+    arn = deployment.physical_id(state_machine)
+    definition = json.loads(boto3.client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"])
+    with HARNESS_LOCK:
+        statements = role_statements(boto3.client("iam"), state_machine_role(deployment, state_machine), state_machine)
+    granted = {
+        str(resource)
+        for statement in statements
+        if "lambda:InvokeFunction" in statement.actions
+        for resource in _as_list(statement.document.get("Resource"))
+    }
+    actions = {action for statement in statements for action in statement.actions}
+    return StateMachineCheck(state_machine, statements, _task_resources(definition["States"]), granted, actions)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]

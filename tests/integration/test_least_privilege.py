@@ -29,8 +29,13 @@ STATEMENT_CASES = [
 ]
 
 
+STATE_MACHINES = iam_check.sam_state_machines()
+
+
 @pytest.fixture(scope="module")
-def checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, iam_check.FunctionCheck]]:
+def audit(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[dict[str, iam_check.FunctionCheck], dict[str, iam_check.StateMachineCheck]]]:
     deliveries = tmp_path_factory.mktemp("receivers") / "deliveries.jsonl"
     with LocalEnvironment(overrides={"LogRetentionDryRun": "false"}, deliveries_path=deliveries) as env:
         from harness.monitored_system import create_monitored_system
@@ -39,7 +44,23 @@ def checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, iam_c
         create_monitored_system(datetime.now(UTC))
         roles = iam_check.function_roles(env.deployment)
         with iam_check.enforced(env) as session:
-            yield iam_check.check_all(session, roles)
+            functions = iam_check.check_all(session, roles)
+        machines = {name: iam_check.check_state_machine(env.deployment, name) for name in STATE_MACHINES}
+        yield functions, machines
+
+
+@pytest.fixture(scope="module")
+def checks(
+    audit: tuple[dict[str, iam_check.FunctionCheck], dict[str, iam_check.StateMachineCheck]],
+) -> dict[str, iam_check.FunctionCheck]:
+    return audit[0]
+
+
+@pytest.fixture(scope="module")
+def machines(
+    audit: tuple[dict[str, iam_check.FunctionCheck], dict[str, iam_check.StateMachineCheck]],
+) -> dict[str, iam_check.StateMachineCheck]:
+    return audit[1]
 
 
 def _check(checks: dict[str, iam_check.FunctionCheck], function: str) -> iam_check.FunctionCheck:
@@ -82,11 +103,12 @@ def test_every_statement_has_sid(function: str) -> None:
     assert unnamed == []
 
 
-@pytest.mark.parametrize("state_machine", iam_check.sam_state_machines() or ["none"])
-def test_state_machine_role_not_run(state_machine: str) -> None:
-    if state_machine == "none":
-        pytest.skip("template.yaml has no state machine yet")
-    pytest.skip(
-        f"{state_machine}: moto's Step Functions does not run Task states against the local handlers, "
-        "so its role is checked by review only"
-    )
+@pytest.mark.parametrize("state_machine", STATE_MACHINES)
+def test_state_machine_role_names_exactly_its_tasks(
+    machines: dict[str, iam_check.StateMachineCheck], state_machine: str
+) -> None:
+    check = machines[state_machine]
+
+    assert check.task_resources
+    assert check.granted_resources == check.task_resources
+    assert check.granted_actions == {"lambda:InvokeFunction"}
