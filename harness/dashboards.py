@@ -42,8 +42,15 @@ OUTPUT_DIR = LOCAL / "dashboards"
 WINDOW = timedelta(days=8)
 PERCENTILE_WINDOW = timedelta(hours=24)
 _STANDARD_STATISTICS = frozenset({"SampleCount", "Sum", "Average", "Minimum", "Maximum"})
-_HOUR_SECONDS = 3600
 _GRID_UNIT_PX = 48  # one of the dashboard's 24 columns, and one row of height
+#: DynamoDB publishes these only for periods with throttled requests, so no data means no throttling.
+_THROTTLE_METRICS = frozenset(
+    {
+        ("AWS/DynamoDB", "ReadThrottleEvents"),
+        ("AWS/DynamoDB", "WriteThrottleEvents"),
+        ("AWS/DynamoDB", "ThrottledRequests"),
+    }
+)
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
 
@@ -179,21 +186,20 @@ def fetch_dashboard_series(
 def _fetch_percentile_series(
     cloudwatch: Any, metric: Mapping[str, Any], stat: str, period: int, now: datetime
 ) -> list[Datapoint]:
-    """Fetch a percentile series over PERCENTILE_WINDOW, reading one-second buckets only where data exists.
+    """Fetch a percentile series over PERCENTILE_WINDOW, reading one-second buckets one period at a time.
 
-    moto's GetMetricData scans every datapoint of the time range once per bucket, so a day of
-    one-second buckets takes minutes. An hourly SampleCount finds the hours with data first. The
-    narrowed start stays a whole number of periods after the full window's start, so the
-    percentile periods, and therefore the values, are the same as over the full window.
+    moto's GetMetricData compares every datapoint of the time range with every bucket, so one
+    request of one-second buckets over a day with data all day takes hours. A SampleCount per
+    period finds the periods with data first, and each is then read on its own. Each period
+    starts a whole number of periods after the window's start, so the values are the same as
+    over the full window.
     """
     start = now - PERCENTILE_WINDOW
-    hours = fetch_series(cloudwatch, metric, "SampleCount", _HOUR_SECONDS, start, now)
-    if not hours:
-        return []
-    first_offset = (hours[0].timestamp - start).total_seconds()
-    narrowed_start = start + timedelta(seconds=int(first_offset // period) * period)
-    narrowed_end = min(now, hours[-1].timestamp + timedelta(seconds=_HOUR_SECONDS))
-    return fetch_series(cloudwatch, metric, stat, period, narrowed_start, narrowed_end)
+    points: list[Datapoint] = []
+    for counted in fetch_series(cloudwatch, metric, "SampleCount", period, start, now):
+        end = min(now, counted.timestamp + timedelta(seconds=period))
+        points += fetch_series(cloudwatch, metric, stat, period, counted.timestamp, end)
+    return points
 
 
 def save_metrics_snapshot(cloudwatch: Any, deployment: Deployment, path: Path, now: datetime) -> int:
@@ -225,12 +231,24 @@ def widget_series(widget: Mapping[str, Any], snapshot: Mapping[str, Any], region
     return [(query.label, by_id.get(query.id, {})) for query in queries if query.visible]
 
 
+def empty_widget_message(widget: Mapping[str, Any], region: str) -> str:
+    """Return the text of a metric widget without data: no throttling, when it shows only throttle metrics."""
+    metrics = {(query.namespace, query.name) for query in widget_queries(widget, region) if query.expression is None}
+    if metrics and metrics <= _THROTTLE_METRICS:
+        return "No throttling recorded: DynamoDB publishes throttle metrics only for periods with throttled requests."
+    return "No data in the embedded AWS for this widget."
+
+
 def _svg_chart(
-    lines: Sequence[tuple[str, Series]], width: int, height: int, annotations: Sequence[Mapping[str, Any]]
+    lines: Sequence[tuple[str, Series]],
+    width: int,
+    height: int,
+    annotations: Sequence[Mapping[str, Any]],
+    empty_message: str,
 ) -> str:
     points = [(moment, value) for _, values in lines for moment, value in values.items()]
     if not points:
-        return '<p class="empty">No data in the embedded AWS for this widget.</p>'
+        return f'<p class="empty">{html.escape(empty_message)}</p>'
     levels = [float(a["value"]) for a in annotations if isinstance(a.get("value"), (int, float))]
     first = min(moment for moment, _ in points)
     last = max(moment for moment, _ in points)
@@ -297,7 +315,9 @@ def render_widget(widget: Mapping[str, Any], snapshot: Mapping[str, Any], region
         width = widget["width"] * _GRID_UNIT_PX - 24
         height = widget["height"] * _GRID_UNIT_PX - 90
         annotations = properties.get("annotations", {}).get("horizontal", [])
-        content = _svg_chart(widget_series(widget, snapshot, region), width, max(height, 120), annotations)
+        series = widget_series(widget, snapshot, region)
+        empty = empty_widget_message(widget, region)
+        content = _svg_chart(series, width, max(height, 120), annotations, empty)
     else:
         content = f"<p class='empty'>Widget type {html.escape(str(kind))} is not previewed.</p>"
     return f'<section class="widget" style="{style}"><h2>{title}</h2>{content}</section>'

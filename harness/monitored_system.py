@@ -8,7 +8,10 @@
   must find and the near misses it must not report;
 * the log groups of the monitored Lambda functions (no retention) and of other stacks;
 * scraper and post-processor log lines, `AWS/Lambda` metrics and one EventBridge schedule per scraper,
-  telling one story: tmdb and wikipedia succeeded, news failed, social missed (its rule is disabled).
+  telling one story: tmdb and wikipedia succeeded, news failed, social missed (its rule is disabled);
+* for the same 24 hours, the `AWS/Lambda`, `AWS/ApiGateway` and `AWS/DynamoDB` metrics that AWS
+  publishes for the access log's requests and the scrapers' writes (no throttling), and the
+  month-to-date `AWS/Billing` EstimatedCharges in us-east-1.
 
 Everything is drawn from one seeded `random.Random` and the injected `now`, so the same inputs give
 the same data. The target account must be empty (reset the moto server first). Run
@@ -19,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
+import re
 import time
 import uuid
 from collections import Counter
@@ -87,6 +92,11 @@ SLOW_ATTACKER_FAILURES = 36
 SLOW_ATTACKER_LENGTH = timedelta(hours=5)
 #: The API Gateway console's test button sends this instead of an address.
 TEST_INVOKE_SOURCE = "test-invoke-source-ip"
+#: The last hour of the access log has no ordinary 5xx. Each API function serves about one request
+#: a minute, so one function error in a 15-minute period is above both error-rate thresholds (1%
+#: and 5%). The quiet hour covers those alarms' 45-minute evaluation range plus the demo's run, so
+#: the demo starts with a healthy API and only its scenarios fire the API alarms.
+SERVER_ERROR_FREE_TIME = timedelta(hours=1)
 _SPECIAL_ADDRESSES = frozenset({BURST_ADDRESS, NEAR_MISS_ADDRESS, SLOW_ATTACKER_ADDRESS})
 
 # strftime's %b follows the locale; access logs always use these English abbreviations.
@@ -634,13 +644,18 @@ def _ordinary_requests(rng: random.Random, start: datetime, count: int) -> list[
     weights = [weight for _, _, weight in _ROUTES]
     requests = []
     seconds = ACCESS_LOG_WINDOW.total_seconds()
+    healthy_from = start + ACCESS_LOG_WINDOW - SERVER_ERROR_FREE_TIME
     while len(requests) < count:
         moment = start + timedelta(seconds=rng.uniform(0, seconds))
         if rng.random() > _traffic_weight(moment):
             continue
         method, path = rng.choices(routes, weights)[0]
         address = rng.choice(popular) if rng.random() < 0.6 else rng.choice(clients)
-        requests.append(_Request(moment, address, method, path, _ordinary_status(rng, method, path)))
+        status = _ordinary_status(rng, method, path)
+        # The status is still drawn, so the generator's sequence and every later value stay the same.
+        if status >= 500 and moment >= healthy_from:
+            status = 201 if method == "POST" else 200
+        requests.append(_Request(moment, address, method, path, status))
     return requests
 
 
@@ -736,6 +751,246 @@ def batch_log_events(lines: Sequence[LogLine]) -> Iterator[list[LogLine]]:
         size += line_size
     if batch:
         yield batch
+
+
+# --- Service metrics of the ordinary traffic (pure) -------------------------------------------
+
+#: Period of the simulated AWS/Lambda, AWS/ApiGateway and AWS/DynamoDB counts. AWS publishes them per
+#: minute; five minutes is the period the dashboards and alarms read, in a fifth of the datapoints.
+METRIC_PERIOD = timedelta(minutes=5)
+#: Read units of one list request: a Scan page of 25 items of about 0.3 KB reads 2 blocks of 4 KB,
+#: which an eventually consistent read bills at half a unit each.
+LIST_READ_UNITS = 1.0
+#: Read units of one GetItem of an item under 4 KB, eventually consistent; a miss costs the same.
+GET_READ_UNITS = 0.5
+#: Write units of one put, update or delete of an item under 1 KB.
+ITEM_WRITE_UNITS = 1.0
+#: No ordinary invocation lasts longer, so ordinary traffic never breaches the 1 s p95 duration alarm.
+MAX_API_DURATION_MS = 900.0
+#: The account's month-to-date charges grow by this much a day, close to the daily Lambda, DynamoDB,
+#: CloudWatch and API Gateway costs of the demo's cost report. A 31-day month ends at 9.92 USD, below
+#: the 15 USD default of the estimated-charges alarm.
+DAILY_CHARGES_USD = 0.32
+#: Billing publishes EstimatedCharges a few times a day; the simulation publishes every 6 hours.
+BILLING_INTERVAL = timedelta(hours=6)
+#: AWS publishes the AWS/Billing metrics in us-east-1 only.
+BILLING_REGION = "us-east-1"
+
+_ACCESS_LOG_LINE = re.compile(
+    r"^\S+ \S+ \d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000 "
+    r'"(?P<method>[A-Z]+) (?P<path>/\S*)" (?P<status>\d{3})$'
+)
+_WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One request of the access log, parsed back from its line; `moment` is the event time."""
+
+    moment: datetime
+    method: str
+    path: str
+    status: int
+
+
+@dataclass(frozen=True)
+class ServedRequest:
+    """Cost of one request: the function it invoked (None: none ran), times in ms and capacity units."""
+
+    request: ApiRequest
+    function: str | None
+    function_error: bool
+    duration_ms: float | None
+    latency_ms: float
+    read_units: float
+    write_units: float
+
+
+def parse_access_log(access_log: AccessLog) -> list[ApiRequest]:
+    """Parse every production-format line of the access log, oldest first; the cut line is skipped."""
+    requests = []
+    for lines in access_log.streams.values():
+        for line in lines:
+            match = _ACCESS_LOG_LINE.match(line.message)
+            if match:
+                moment = datetime.fromtimestamp(line.timestamp_ms / 1000, UTC)
+                requests.append(ApiRequest(moment, match["method"], match["path"], int(match["status"])))
+    requests.sort(key=lambda request: request.moment)
+    return requests
+
+
+def invoked_function(request: ApiRequest, config: SystemConfig) -> str | None:
+    """Return the function that served the request, or None when API Gateway responded without one.
+
+    API Gateway itself answers 401 (the authorizer rejected the token) and 429 (stage throttling).
+    The write methods use API Gateway's direct DynamoDB integration, so only GETs reach a function.
+    """
+    if request.status in (401, 429) or request.method != "GET":
+        return None
+    return config.list_function if request.path == "/celebrities" else config.get_function
+
+
+def _lognormal_ms(rng: random.Random, median_ms: float, spread: float) -> float:
+    return rng.lognormvariate(math.log(median_ms), spread)
+
+
+def serve_requests(requests: Sequence[ApiRequest], rng: random.Random, config: SystemConfig) -> list[ServedRequest]:
+    """Draw the duration, latency and capacity of each request.
+
+    A 502 is a function error: the function raised, so API Gateway returned Bad Gateway. Other 5xx
+    are answers the function returned after a failed dependency call, which Lambda counts as
+    successful invocations; they take longer. Latency adds API Gateway's own time to the duration.
+    """
+    served = []
+    for request in requests:
+        function = invoked_function(request, config)
+        duration_ms = None
+        read_units = 0.0
+        write_units = 0.0
+        if function is not None:
+            if request.status >= 500:
+                median_ms = 350.0
+            elif function == config.list_function:
+                median_ms = 110.0
+            else:
+                median_ms = 38.0
+            duration_ms = round(min(MAX_API_DURATION_MS, _lognormal_ms(rng, median_ms, 0.35)), 2)
+            latency_ms = duration_ms + _lognormal_ms(rng, 12.0, 0.3)
+            read_units = LIST_READ_UNITS if function == config.list_function else GET_READ_UNITS
+        elif request.status == 401:
+            latency_ms = _lognormal_ms(rng, 6.0, 0.4)  # the authorizer's cached decision
+        elif request.status == 429:
+            latency_ms = _lognormal_ms(rng, 2.0, 0.3)
+        else:
+            latency_ms = _lognormal_ms(rng, 28.0, 0.35)
+            if request.method in _WRITE_METHODS and 200 <= request.status < 300:
+                write_units = ITEM_WRITE_UNITS
+        served.append(
+            ServedRequest(
+                request=request,
+                function=function,
+                function_error=function is not None and request.status == 502,
+                duration_ms=duration_ms,
+                latency_ms=round(latency_ms, 2),
+                read_units=read_units,
+                write_units=write_units,
+            )
+        )
+    return served
+
+
+def period_start(moment: datetime, period: timedelta = METRIC_PERIOD) -> datetime:
+    """Return the start of the clock-aligned period that contains `moment`, as CloudWatch aligns them."""
+    seconds = int(period.total_seconds())
+    return datetime.fromtimestamp(int(moment.timestamp()) // seconds * seconds, UTC)
+
+
+def _statistic_set(values: Sequence[float]) -> dict[str, float]:
+    return {"SampleCount": float(len(values)), "Sum": sum(values), "Minimum": min(values), "Maximum": max(values)}
+
+
+def _per_period(
+    samples: Sequence[tuple[datetime, float]], name: str, dimensions: Sequence[Mapping[str, str]], unit: str
+) -> list[dict[str, Any]]:
+    """Return one statistic set per period with samples: the sum, count, minimum and maximum of its values."""
+    periods: dict[datetime, list[float]] = {}
+    for moment, value in samples:
+        periods.setdefault(period_start(moment), []).append(value)
+    return [
+        {
+            "MetricName": name,
+            "Dimensions": list(dimensions),
+            "Timestamp": start,
+            "StatisticValues": _statistic_set(values),
+            "Unit": unit,
+        }
+        for start, values in sorted(periods.items())
+    ]
+
+
+def _each_sample(
+    samples: Sequence[tuple[datetime, float]], name: str, dimensions: Sequence[Mapping[str, str]], unit: str
+) -> list[dict[str, Any]]:
+    # Percentiles need single values. At their own request times they keep the harness's rebuild of
+    # the samples from one-second buckets exact, as long as no second has more than three.
+    return [
+        {"MetricName": name, "Dimensions": list(dimensions), "Timestamp": moment, "Value": value, "Unit": unit}
+        for moment, value in samples
+    ]
+
+
+def traffic_metrics(
+    served: Sequence[ServedRequest], scraper_writes: Sequence[datetime], config: SystemConfig
+) -> dict[str, list[dict[str, Any]]]:
+    """Return the PutMetricData items, by namespace, that AWS publishes for the served requests.
+
+    Lambda, API Gateway and DynamoDB publish counts only for periods with activity, and a zero
+    Errors, 4XXError or 5XXError in a period with requests. DynamoDB publishes no throttle metric
+    unless it throttles, so none is returned. `scraper_writes` contains one moment per item written.
+    """
+    lambda_data: list[dict[str, Any]] = []
+    for function in (config.list_function, config.get_function):
+        runs = [item for item in served if item.function == function]
+        dimensions = [{"Name": "FunctionName", "Value": function}]
+        lambda_data += _per_period([(item.request.moment, 1.0) for item in runs], "Invocations", dimensions, "Count")
+        errors = [(item.request.moment, float(item.function_error)) for item in runs]
+        lambda_data += _per_period(errors, "Errors", dimensions, "Count")
+        durations = [(item.request.moment, item.duration_ms) for item in runs if item.duration_ms is not None]
+        lambda_data += _each_sample(durations, "Duration", dimensions, "Milliseconds")
+
+    stage = [{"Name": "ApiName", "Value": config.api_name}, {"Name": "Stage", "Value": config.stage}]
+    statuses = [(item.request.moment, item.request.status) for item in served]
+    api_data = _per_period([(moment, 1.0) for moment, _ in statuses], "Count", stage, "Count")
+    api_data += _per_period([(m, float(400 <= s < 500)) for m, s in statuses], "4XXError", stage, "Count")
+    api_data += _per_period([(m, float(s >= 500)) for m, s in statuses], "5XXError", stage, "Count")
+    latencies = [(item.request.moment, item.latency_ms) for item in served]
+    api_data += _each_sample(latencies, "Latency", stage, "Milliseconds")
+
+    table = [{"Name": "TableName", "Value": config.table_name}]
+    reads = [(item.request.moment, item.read_units) for item in served if item.read_units]
+    writes = [(item.request.moment, item.write_units) for item in served if item.write_units]
+    writes += [(moment, ITEM_WRITE_UNITS) for moment in scraper_writes]
+    dynamodb_data = _per_period(reads, "ConsumedReadCapacityUnits", table, "Count")
+    dynamodb_data += _per_period(writes, "ConsumedWriteCapacityUnits", table, "Count")
+    return {"AWS/Lambda": lambda_data, "AWS/ApiGateway": api_data, "AWS/DynamoDB": dynamodb_data}
+
+
+def scraper_write_times(celebrities: Sequence[Celebrity], start: datetime, end: datetime) -> list[datetime]:
+    """Return when each item whose `updated_at` lies in [start, end) was written, oldest first.
+
+    The scrapers write each item once per run with BatchWriteItem, so the table's `updated_at`
+    values are the run's writes.
+    """
+    moments = []
+    for item in celebrities:
+        if is_valid_timestamp(item.updated_at):
+            written = parse_iso(item.updated_at or "")
+            if start <= written < end:
+                moments.append(written)
+    return sorted(moments)
+
+
+def estimated_charges(now: datetime, window: timedelta = ACCESS_LOG_WINDOW) -> list[dict[str, Any]]:
+    """Return the month-to-date EstimatedCharges (USD) that Billing published in the `window` before `now`.
+
+    The value restarts from zero on the first of each month (UTC) and grows by DAILY_CHARGES_USD a day.
+    """
+    step = int(BILLING_INTERVAL.total_seconds())
+    first = (int((now - window).timestamp()) // step + 1) * step
+    data = []
+    for stamp in range(first, int(now.timestamp()) + 1, step):
+        moment = datetime.fromtimestamp(stamp, UTC)
+        month_start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        days = (moment - month_start) / timedelta(days=1)
+        data.append(
+            {
+                "MetricName": "EstimatedCharges",
+                "Dimensions": [{"Name": "Currency", "Value": "USD"}],
+                "Timestamp": moment,
+                "Value": round(DAILY_CHARGES_USD * days, 2),
+            }
+        )
+    return data
 
 
 # --- AWS adapters -----------------------------------------------------------------------------
@@ -868,6 +1123,15 @@ def put_lambda_metrics(cloudwatch: Any, runs: Sequence[ScraperRun]) -> None:
         cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=data[first : first + 1000])
 
 
+def put_metric_items(cloudwatch: Any, namespace: str, data: Sequence[Mapping[str, Any]]) -> None:
+    """Put the metric data items, 1,000 per PutMetricData request (its limit).
+
+    Only the embedded AWS accepts namespaces starting with "AWS/"; real PutMetricData rejects them.
+    """
+    for first in range(0, len(data), 1000):
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=list(data[first : first + 1000]))
+
+
 def put_schedule_rules(
     events: Any, config: SystemConfig, enabled: Mapping[str, bool], region: str, account: str
 ) -> dict[str, str]:
@@ -898,7 +1162,9 @@ def _clients() -> dict[str, Any]:
     session = boto3.session.Session()
     settings = Config(retries={"max_attempts": 5, "mode": "standard"}, parameter_validation=False)
     names = ("dynamodb", "logs", "cloudwatch", "events", "sts", "apigateway")
-    return {name: session.client(name, config=settings) for name in names}
+    clients = {name: session.client(name, config=settings) for name in names}
+    clients["billing"] = session.client("cloudwatch", region_name=BILLING_REGION, config=settings)
+    return clients
 
 
 def create_monitored_system(
@@ -944,6 +1210,12 @@ def create_monitored_system(
 
     all_runs = [run for source in SOURCES for run in runs[source] if now - run.started_at < INGESTION_WINDOW]
     put_lambda_metrics(aws["cloudwatch"], all_runs)
+    # A generator of its own leaves every value drawn above unchanged.
+    served = serve_requests(parse_access_log(access_log), random.Random(f"service-metrics-{seed}"), config)
+    writes = scraper_write_times(celebrities, now - ACCESS_LOG_WINDOW, now)
+    for namespace, data in traffic_metrics(served, writes, config).items():
+        put_metric_items(aws["cloudwatch"], namespace, data)
+    put_metric_items(aws["billing"], "AWS/Billing", estimated_charges(now))
     enabled = {source: source != config.stale_source for source in SOURCES}
     rules = put_schedule_rules(aws["events"], config, enabled, region, account)
 

@@ -232,3 +232,62 @@ def test_metrics_rules_and_summary_match_outcomes(system: ms.SystemSummary) -> N
     assert data["stale_source"] == "social"
     assert data["stale_source_age_days"] > 8
     assert data["access_log_lines"] == system.access_log_lines
+
+
+def _sum_over_window(system: ms.SystemSummary, namespace: str, metric: str, dimensions: dict[str, str]) -> float:
+    datapoints = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[{"Name": name, "Value": value} for name, value in dimensions.items()],
+        StartTime=system.now - ms.ACCESS_LOG_WINDOW - timedelta(minutes=5),
+        EndTime=system.now + timedelta(minutes=5),
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(point["Sum"] for point in datapoints)
+
+
+def test_service_metrics_match_stored_access_log(system: ms.SystemSummary) -> None:
+    events = _events(boto3.client("logs"), "/aws/api-gateway/celebrity-database-api")
+    matches = [match for match in (PRODUCTION_LINE.match(event["message"]) for event in events) if match]
+    reached = Counter(
+        match["path"] for match in matches if match["method"] == "GET" and match["status"] not in ("401", "429")
+    )
+    stage = {"ApiName": "celebrity-database-api", "Stage": "prod"}
+    table = {"TableName": "celebrity-database"}
+
+    list_calls = _sum_over_window(system, "AWS/Lambda", "Invocations", {"FunctionName": "list-celebrities"})
+    get_calls = _sum_over_window(system, "AWS/Lambda", "Invocations", {"FunctionName": "get-celebrity"})
+    reads = _sum_over_window(system, "AWS/DynamoDB", "ConsumedReadCapacityUnits", table)
+    server_errors = sum(int(match["status"]) >= 500 for match in matches)
+
+    assert list_calls == reached["/celebrities"]
+    assert get_calls == reached["/celebrities/{id}"]
+    assert _sum_over_window(system, "AWS/ApiGateway", "Count", stage) == len(matches)
+    assert _sum_over_window(system, "AWS/ApiGateway", "5XXError", stage) == server_errors
+    assert reads == ms.LIST_READ_UNITS * list_calls + ms.GET_READ_UNITS * get_calls
+
+
+def test_no_throttle_metrics_published(system: ms.SystemSummary) -> None:
+    cloudwatch = boto3.client("cloudwatch")
+
+    names = {metric["MetricName"] for metric in cloudwatch.list_metrics(Namespace="AWS/DynamoDB")["Metrics"]}
+
+    assert names == {"ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits"}
+    assert _sum_over_window(system, "AWS/DynamoDB", "ConsumedWriteCapacityUnits", {"TableName": "celebrity-database"})
+
+
+def test_estimated_charges_only_in_us_east_1(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+
+    ms.create_monitored_system(_now(), seed=11, items=ITEMS)
+
+    home = boto3.client("cloudwatch", region_name="eu-west-1")
+    billing = boto3.client("cloudwatch", region_name="us-east-1")
+    charges = billing.list_metrics(Namespace="AWS/Billing")["Metrics"]
+    assert home.list_metrics(Namespace="AWS/Billing")["Metrics"] == []
+    assert [metric["MetricName"] for metric in charges] == ["EstimatedCharges"]
+    assert charges[0]["Dimensions"] == [{"Name": "Currency", "Value": "USD"}]
+    assert home.list_metrics(Namespace="AWS/Lambda", MetricName="Invocations")["Metrics"]
+    assert billing.list_metrics(Namespace="AWS/Lambda")["Metrics"] == []
