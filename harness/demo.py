@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,15 +229,13 @@ def render(summary: DemoSummary) -> str:
     lines.append(f"Slack messages received: {len(summary.slack_messages)}")
     for text in summary.slack_messages:
         lines.append(f"  - {_shorten(text, 150)}")
-    # PagerDuty ignores a resolve for a key it never opened; only resolves of opened incidents are shown.
-    opened = {e["dedup_key"] for e in summary.pagerduty_events if e["action"] == "trigger"}
-    shown = [e for e in summary.pagerduty_events if e["action"] != "resolve" or e["dedup_key"] in opened]
+    listed = pagerduty_events_that_act(summary.pagerduty_events)
     lines.append(
         f"PagerDuty events received: {len(summary.pagerduty_events)} "
-        f"({len(summary.pagerduty_events) - len(shown)} resolves of never-opened incidents not listed)"
+        f"({len(summary.pagerduty_events) - len(listed)} unlisted resolves with no open incident to close)"
     )
     titles = {e["dedup_key"]: e["summary"] for e in summary.pagerduty_events if e["action"] == "trigger"}
-    for event in shown:
+    for event in listed:
         text = event["summary"] or f"(resolves: {titles.get(event['dedup_key'], event['dedup_key'])})"
         lines.append(f"  - {event['action']:<8} {_shorten(text, 140)}")
     lines.append(f"Alerts in the dead-letter queue: {summary.dead_letter_messages}")
@@ -245,6 +243,25 @@ def render(summary: DemoSummary) -> str:
     lines.append("")
     lines.append(f"Result: {verdict}")
     return "\n".join(lines)
+
+
+def pagerduty_events_that_act(events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Return the events in order, leaving out resolves that arrive while no incident of their key is open.
+
+    PagerDuty ignores such a resolve, and every alarm's first OK evaluation sends one.
+    """
+    open_keys: set[str] = set()
+    acting = []
+    for event in events:
+        key = event["dedup_key"]
+        if event["action"] == "resolve":
+            if key not in open_keys:
+                continue
+            open_keys.discard(key)
+        elif event["action"] == "trigger":
+            open_keys.add(key)
+        acting.append(event)
+    return acting
 
 
 def _shorten(text: str, limit: int) -> str:
