@@ -26,7 +26,7 @@ def _lines(output: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
-def test_returning_handler_logs_one_success_line_named_by_service() -> None:
+def test_returning_handler_logs_success_once() -> None:
     logger, stream = _logger()
 
     @log_job_succeeded(logger)
