@@ -955,6 +955,37 @@ def traffic_metrics(
     return {"AWS/Lambda": lambda_data, "AWS/ApiGateway": api_data, "AWS/DynamoDB": dynamodb_data}
 
 
+#: Items per post-processor invocation: the default batch size of a DynamoDB stream event source.
+POST_PROCESSOR_BATCH = 100
+#: Post-processor duration: a fixed part plus one UpdateItem per scored item (an estimate).
+POST_PROCESSOR_BASE_MS = 120.0
+POST_PROCESSOR_ITEM_MS = 3.0
+
+
+def post_processor_metrics(scored: Sequence[LogLine], config: SystemConfig) -> list[dict[str, Any]]:
+    """Return the AWS/Lambda items of the post-processor invocations that scored these lines.
+
+    The lines are taken in time order in batches of POST_PROCESSOR_BATCH, one invocation per batch,
+    starting at its first line. No invocation fails, because every scored line is a success.
+    """
+    ordered = sorted(line.timestamp_ms for line in scored)
+    dimensions = [{"Name": "FunctionName", "Value": config.post_processor_function}]
+    data: list[dict[str, Any]] = []
+    for first in range(0, len(ordered), POST_PROCESSOR_BATCH):
+        batch = ordered[first : first + POST_PROCESSOR_BATCH]
+        moment = datetime.fromtimestamp(batch[0] / 1000, UTC)
+        duration_ms = POST_PROCESSOR_BASE_MS + POST_PROCESSOR_ITEM_MS * len(batch)
+        for name, value, unit in (
+            ("Invocations", 1.0, "Count"),
+            ("Errors", 0.0, "Count"),
+            ("Duration", duration_ms, "Milliseconds"),
+        ):
+            data.append(
+                {"MetricName": name, "Dimensions": dimensions, "Timestamp": moment, "Value": value, "Unit": unit}
+            )
+    return data
+
+
 def scraper_write_times(celebrities: Sequence[Celebrity], start: datetime, end: datetime) -> list[datetime]:
     """Return when each item whose `updated_at` lies in [start, end) was written, oldest first.
 
@@ -1215,6 +1246,8 @@ def create_monitored_system(
     writes = scraper_write_times(celebrities, now - ACCESS_LOG_WINDOW, now)
     for namespace, data in traffic_metrics(served, writes, config).items():
         put_metric_items(aws["cloudwatch"], namespace, data)
+    scored = post_processor_lines(celebrities, latest_scheduled_run(now))
+    put_metric_items(aws["cloudwatch"], "AWS/Lambda", post_processor_metrics(scored, config))
     put_metric_items(aws["billing"], "AWS/Billing", estimated_charges(now))
     enabled = {source: source != config.stale_source for source in SOURCES}
     rules = put_schedule_rules(aws["events"], config, enabled, region, account)

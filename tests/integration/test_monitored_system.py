@@ -291,3 +291,20 @@ def test_estimated_charges_only_in_us_east_1(moto: MotoServer, monkeypatch: pyte
     assert charges[0]["Dimensions"] == [{"Name": "Currency", "Value": "USD"}]
     assert home.list_metrics(Namespace="AWS/Lambda", MetricName="Invocations")["Metrics"]
     assert billing.list_metrics(Namespace="AWS/Lambda")["Metrics"] == []
+
+
+def test_post_processor_invocations_match_scored_lines(system: ms.SystemSummary) -> None:
+    scored = _events(boto3.client("logs"), "/aws/lambda/post-processor")
+
+    datapoints = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="Invocations",
+        Dimensions=[{"Name": "FunctionName", "Value": "post-processor"}],
+        StartTime=system.latest_scheduled_run,
+        EndTime=system.now,
+        Period=86400,
+        Statistics=["Sum"],
+    )["Datapoints"]
+
+    assert scored
+    assert sum(point["Sum"] for point in datapoints) == -(-len(scored) // ms.POST_PROCESSOR_BATCH)

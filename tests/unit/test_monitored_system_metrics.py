@@ -198,3 +198,20 @@ def test_estimated_charges_restart_each_month() -> None:
     assert values[datetime(2026, 11, 30, 18, 0, tzinfo=UTC)] == pytest.approx(ms.DAILY_CHARGES_USD * 29.75, abs=0.01)
     assert values[datetime(2026, 12, 1, 0, 0, tzinfo=UTC)] == 0.0
     assert values[datetime(2026, 12, 1, 6, 0, tzinfo=UTC)] == pytest.approx(ms.DAILY_CHARGES_USD / 4, abs=0.01)
+
+
+def test_post_processor_one_invocation_per_batch() -> None:
+    scored = [ms.LogLine(1_764_900_000_000 + 1000 * index, "item scored") for index in range(250)]
+
+    items = ms.post_processor_metrics(list(reversed(scored)), CONFIG)
+
+    invocations = [item for item in items if item["MetricName"] == "Invocations"]
+    durations = [item["Value"] for item in items if item["MetricName"] == "Duration"]
+    assert [item["Timestamp"].timestamp() for item in invocations] == [1_764_900_000, 1_764_900_100, 1_764_900_200]
+    assert durations == [420.0, 420.0, 270.0]
+    assert {item["Dimensions"][0]["Value"] for item in items} == {"post-processor"}
+    assert sum(item["Value"] for item in items if item["MetricName"] == "Errors") == 0
+
+
+def test_post_processor_no_lines_no_metrics() -> None:
+    assert ms.post_processor_metrics([], CONFIG) == []
