@@ -41,6 +41,7 @@ OUTPUT_DIR = LOCAL / "dashboards"
 #: Window of the snapshot and of the charts; the weekly scrapers need a week to show a run.
 WINDOW = timedelta(days=8)
 PERCENTILE_WINDOW = timedelta(hours=24)
+FUTURE_DATAPOINTS = timedelta(hours=2)
 _STANDARD_STATISTICS = frozenset({"SampleCount", "Sum", "Average", "Minimum", "Maximum"})
 _GRID_UNIT_PX = 48  # one of the dashboard's 24 columns, and one row of height
 #: DynamoDB publishes these only for periods with throttled requests, so no data means no throttling.
@@ -204,7 +205,10 @@ def _fetch_percentile_series(
 
 def save_metrics_snapshot(cloudwatch: Any, deployment: Deployment, path: Path, now: datetime) -> int:
     """Fetch every series the dashboards name from the running moto server and save them; return the count."""
-    series = fetch_dashboard_series(cloudwatch, dashboard_bodies(deployment), deployment.region, now)
+    # The local Step Functions clock passes Wait states instantly, so an execution closes with a
+    # timestamp ahead of the wall clock. CloudWatch accepts datapoints up to two hours ahead.
+    end = now + FUTURE_DATAPOINTS
+    series = fetch_dashboard_series(cloudwatch, dashboard_bodies(deployment), deployment.region, end)
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"saved_at": now.isoformat(), "deployment": DEPLOYMENT_FILE.name, "series": series}
     path.write_text(json.dumps(document, indent=1))
