@@ -40,8 +40,8 @@ METRICS_SNAPSHOT = LOCAL / "metrics.json"
 OUTPUT_DIR = LOCAL / "dashboards"
 #: Window of the snapshot and of the charts; the weekly scrapers need a week to show a run.
 WINDOW = timedelta(days=8)
-PERCENTILE_WINDOW = timedelta(hours=24)
 FUTURE_DATAPOINTS = timedelta(hours=2)
+_HOUR_SECONDS = 3600
 _STANDARD_STATISTICS = frozenset({"SampleCount", "Sum", "Average", "Minimum", "Maximum"})
 _GRID_UNIT_PX = 48  # one of the dashboard's 24 columns, and one row of height
 #: DynamoDB publishes these only for periods with throttled requests, so no data means no throttling.
@@ -187,19 +187,22 @@ def fetch_dashboard_series(
 def _fetch_percentile_series(
     cloudwatch: Any, metric: Mapping[str, Any], stat: str, period: int, now: datetime
 ) -> list[Datapoint]:
-    """Fetch a percentile series over PERCENTILE_WINDOW, reading one-second buckets one period at a time.
+    """Fetch a percentile series over WINDOW, reading one-second buckets one period at a time.
 
     moto's GetMetricData compares every datapoint of the time range with every bucket, so one
-    request of one-second buckets over a day with data all day takes hours. A SampleCount per
-    period finds the periods with data first, and each is then read on its own. Each period
-    starts a whole number of periods after the window's start, so the values are the same as
-    over the full window.
+    request of one-second buckets over days with data takes hours. SampleCounts find the periods
+    with data first: per block of at least an hour, then per period inside each block with data.
+    Blocks and periods start a whole number of periods after the window's start, so the values
+    are the same as over the full window.
     """
-    start = now - PERCENTILE_WINDOW
+    start = now - WINDOW
+    block = period * -(-_HOUR_SECONDS // period)
     points: list[Datapoint] = []
-    for counted in fetch_series(cloudwatch, metric, "SampleCount", period, start, now):
-        end = min(now, counted.timestamp + timedelta(seconds=period))
-        points += fetch_series(cloudwatch, metric, stat, period, counted.timestamp, end)
+    for counted_block in fetch_series(cloudwatch, metric, "SampleCount", block, start, now):
+        block_end = min(now, counted_block.timestamp + timedelta(seconds=block))
+        for counted in fetch_series(cloudwatch, metric, "SampleCount", period, counted_block.timestamp, block_end):
+            end = min(now, counted.timestamp + timedelta(seconds=period))
+            points += fetch_series(cloudwatch, metric, stat, period, counted.timestamp, end)
     return points
 
 
@@ -348,8 +351,7 @@ def render_dashboard(name: str, body: Mapping[str, Any], snapshot: Mapping[str, 
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(name)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{html.escape(name)}</h1><p class='empty'>Preview from the embedded AWS, metrics saved at "
-        f"{html.escape(str(snapshot.get('saved_at')))}; charts span up to {WINDOW.days} days "
-        f"(percentiles {int(PERCENTILE_WINDOW.total_seconds() // 3600)} hours).</p>"
+        f"{html.escape(str(snapshot.get('saved_at')))}; charts span up to {WINDOW.days} days.</p>"
         f'<div class="grid">{widgets}</div></body></html>'
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 
 from harness.alarms import fetch_series
-from harness.dashboards import PERCENTILE_WINDOW, _fetch_percentile_series
+from harness.dashboards import WINDOW, _fetch_percentile_series
 
 METRIC = {
     "Namespace": "AWS/Lambda",
@@ -36,20 +36,24 @@ def _put_durations(now: datetime, minutes_ago: list[int], milliseconds: list[flo
 
 def test_narrowed_percentile_matches_full_window(moto: Any) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    # Two clusters of invocations, 7 hours apart, that fill three 5-minute periods.
-    _put_durations(now, [430, 428, 427, 427, 12, 11, 3], [120.0, 900.0, 450.0, 80.0, 3000.0, 250.0, 610.0])
+    # Three clusters of invocations, 3 days and 7 hours apart, that fill four 5-minute periods.
+    _put_durations(
+        now,
+        [4320, 4318, 430, 428, 427, 427, 12, 11, 3],
+        [75.0, 1400.0, 120.0, 900.0, 450.0, 80.0, 3000.0, 250.0, 610.0],
+    )
     cloudwatch = boto3.client("cloudwatch")
 
     narrowed = _fetch_percentile_series(cloudwatch, METRIC, "p95", 300, now)
 
-    full = fetch_series(cloudwatch, METRIC, "p95", 300, now - PERCENTILE_WINDOW, now)
-    assert len(full) == 3
+    full = fetch_series(cloudwatch, METRIC, "p95", 300, now - WINDOW, now)
+    assert len(full) == 4
     assert narrowed == full
 
 
 def test_percentile_without_data_is_empty(moto: Any) -> None:
     now = datetime.now(UTC)
     # A sample older than the percentile window is not read.
-    _put_durations(now, [int(PERCENTILE_WINDOW.total_seconds() // 60) + 30], [500.0])
+    _put_durations(now, [int(WINDOW.total_seconds() // 60) + 30], [500.0])
 
     assert _fetch_percentile_series(boto3.client("cloudwatch"), METRIC, "p95", 300, now) == []
