@@ -1149,9 +1149,7 @@ def put_lambda_metrics(cloudwatch: Any, runs: Sequence[ScraperRun]) -> None:
             data.append(
                 {"MetricName": name, "Dimensions": dimensions, "Timestamp": minute, "Value": value, "Unit": unit}
             )
-    # PutMetricData takes at most 1,000 metric data items per request.
-    for first in range(0, len(data), 1000):
-        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=data[first : first + 1000])
+    put_metric_items(cloudwatch, "AWS/Lambda", data)
 
 
 def put_metric_items(cloudwatch: Any, namespace: str, data: Sequence[Mapping[str, Any]]) -> None:
