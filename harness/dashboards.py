@@ -11,10 +11,9 @@ The AWS/Lambda, AWS/SQS and AWS/States series come from the harness, which puts 
 local invocation, queue delivery and state machine execution (`harness.invoke`,
 `harness.sqs_delivery`, `harness.stepfunctions`), because moto publishes no service metrics.
 
-Limits of the preview: Logs Insights widgets show their query, not results, because moto 5.2.5's
-StartQuery parses only the `fields`, `sort` and `limit` commands and ignores `filter` and
-`stats`, so its results would be wrong, not merely incomplete. Percentiles cover only the last
-24 hours, because moto has no percentile statistics and they are rebuilt from one-second buckets.
+Logs Insights widgets are run by `harness.logs_insights` over the events of their log groups,
+because moto 5.2.5's StartQuery parses only the `fields`, `sort` and `limit` commands and ignores
+`filter` and `stats`. A query outside that module's subset shows its query and the reason.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from typing import Any
 
 from harness.alarms import Datapoint, evaluate_expression, fetch_series
 from harness.deploy import DEPLOYMENT_FILE, Deployment
+from harness.logs_insights import Event, QueryError, discover_fields, parse_query, run_query
 from harness.paths import LOCAL
 from harness.template import Resolver, load_sam_template, to_cloudformation
 
@@ -206,16 +206,51 @@ def _fetch_percentile_series(
     return points
 
 
-def save_metrics_snapshot(cloudwatch: Any, deployment: Deployment, path: Path, now: datetime) -> int:
-    """Fetch every series the dashboards name from the running moto server and save them; return the count."""
+def save_metrics_snapshot(
+    cloudwatch: Any, deployment: Deployment, path: Path, now: datetime, logs: Any | None = None
+) -> int:
+    """Fetch every series and run every log query the dashboards name, and save them; return the series count."""
     # The local Step Functions clock passes Wait states instantly, so an execution closes with a
     # timestamp ahead of the wall clock. CloudWatch accepts datapoints up to two hours ahead.
     end = now + FUTURE_DATAPOINTS
-    series = fetch_dashboard_series(cloudwatch, dashboard_bodies(deployment), deployment.region, end)
+    bodies = dashboard_bodies(deployment)
+    series = fetch_dashboard_series(cloudwatch, bodies, deployment.region, end)
+    queries = run_dashboard_queries(logs, bodies, deployment.account_id, now - WINDOW, end) if logs else {}
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"saved_at": now.isoformat(), "deployment": DEPLOYMENT_FILE.name, "series": series}
+    document = {"saved_at": now.isoformat(), "deployment": DEPLOYMENT_FILE.name, "series": series, "queries": queries}
     path.write_text(json.dumps(document, indent=1))
     return len(series)
+
+
+def run_dashboard_queries(
+    logs: Any, bodies: Mapping[str, Mapping[str, Any]], account: str, start: datetime, end: datetime
+) -> dict[str, dict[str, Any]]:
+    """Run each log widget's query over its groups' events in [start, end), keyed by the query text."""
+    results: dict[str, dict[str, Any]] = {}
+    for body in bodies.values():
+        for widget in body.get("widgets", []):
+            text = str(widget.get("properties", {}).get("query", ""))
+            if widget.get("type") != "log" or text in results:
+                continue
+            try:
+                query = parse_query(text)
+            except QueryError as exc:
+                results[text] = {"error": str(exc)}
+                continue
+            events = [event for group in query.sources for event in _group_events(logs, group, account, start, end)]
+            result = run_query(query, events)
+            results[text] = {"columns": result.columns, "rows": result.rows}
+    return results
+
+
+def _group_events(logs: Any, group: str, account: str, start: datetime, end: datetime) -> Iterator[Event]:
+    window = {"startTime": int(start.timestamp() * 1000), "endTime": int(end.timestamp() * 1000)}
+    try:
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, **window):
+            for item in page.get("events", []):
+                yield discover_fields(item["timestamp"], item["message"], group, account)
+    except logs.exceptions.ResourceNotFoundException:
+        return
 
 
 # --- Rendering ------------------------------------------------------------------------------------
@@ -310,10 +345,7 @@ def render_widget(widget: Mapping[str, Any], snapshot: Mapping[str, Any], region
     if kind == "text":
         content = f"<pre class='markdown'>{html.escape(str(properties.get('markdown', '')))}</pre>"
     elif kind == "log":
-        content = (
-            "<p class='empty'>Logs Insights query (not run by the preview: moto does not run Logs Insights):</p>"
-            f"<pre>{html.escape(str(properties.get('query', '')))}</pre>"
-        )
+        content = _log_table(str(properties.get("query", "")), snapshot.get("queries", {}))
     elif kind == "metric" and str(properties.get("region", region)) != region:
         content = (
             f"<p class='empty'>Metrics of {html.escape(str(properties.get('region')))}: not in the local region.</p>"
@@ -330,6 +362,24 @@ def render_widget(widget: Mapping[str, Any], snapshot: Mapping[str, Any], region
     return f'<section class="widget" style="{style}"><h2>{title}</h2>{content}</section>'
 
 
+def _log_table(query: str, results: Mapping[str, Mapping[str, Any]]) -> str:
+    result = results.get(query)
+    if result is None or "error" in result:
+        reason = "not in the saved snapshot" if result is None else result["error"]
+        return (
+            f"<p class='empty'>Logs Insights query not run by the preview ({html.escape(reason)}):</p>"
+            f"<pre>{html.escape(query)}</pre>"
+        )
+    if not result["rows"]:
+        return "<p class='empty'>The query matched no log events in the embedded AWS.</p>"
+    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in result["columns"])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('' if cell is None else str(cell))}</td>" for cell in row) + "</tr>"
+        for row in result["rows"]
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 _STYLE = f"""
 body{{font-family:system-ui,sans-serif;margin:16px;background:#f4f5f7;color:#16191f}}
 .grid{{display:grid;grid-template-columns:repeat(24,{_GRID_UNIT_PX}px);grid-auto-rows:{_GRID_UNIT_PX}px;gap:0}}
@@ -337,6 +387,8 @@ body{{font-family:system-ui,sans-serif;margin:16px;background:#f4f5f7;color:#161
 h2{{font-size:14px;margin:0 0 4px}}
 pre{{white-space:pre-wrap;font-size:11px;margin:0}}
 .empty{{color:#687078;font-size:12px}}
+table{{border-collapse:collapse;font-size:11px;width:100%}}
+th,td{{text-align:left;padding:1px 6px;border-bottom:1px solid #eaeded;white-space:nowrap}}
 .axis{{font-size:10px;fill:#687078}}
 .annotation{{stroke:#d62728;stroke-dasharray:4 3}}
 .legend{{list-style:none;padding:0;margin:2px 0;font-size:11px;columns:2}}

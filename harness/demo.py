@@ -317,7 +317,9 @@ def run(report: Path | None = None, secrets: Mapping[str, str] | None = None, me
             # Reading every dashboard series back from moto takes minutes, so only that target requests it.
             from harness.dashboards import METRICS_SNAPSHOT, save_metrics_snapshot
 
-            save_metrics_snapshot(demo.cloudwatch, env.deployment, METRICS_SNAPSHOT, datetime.now(UTC))
+            save_metrics_snapshot(
+                demo.cloudwatch, env.deployment, METRICS_SNAPSHOT, datetime.now(UTC), logs=boto3.client("logs")
+            )
 
     collect_deliveries(summary, DELIVERIES)
     summary.elapsed_seconds = time.monotonic() - started
