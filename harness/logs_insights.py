@@ -9,7 +9,7 @@ Supported commands: `SOURCE '<group>'`, `fields` with expressions and `as`, `fil
 `sum`, `avg`, `min`, `max`, `earliest` and `latest`, grouped `by` fields, expressions or
 `bin(<n><s|m|h|d>)`. Functions in expressions: `coalesce`, `floor`, `ceil`, `abs`.
 Fields of JSON messages are discovered as Logs Insights does, nested keys joined by dots.
-Anything else raises QueryError, so a query the preview cannot run says why instead of showing
+Anything else raises QueryError, so a query the preview cannot run shows the reason instead of
 wrong rows.
 """
 
@@ -110,18 +110,10 @@ class _Parser:
         return self.index == len(self.tokens)
 
     def expression(self) -> _Expr:
-        left = self.conjunction()
-        while self.at("or"):
-            self.take()
-            left = _Expr("binary", "or", (left, self.conjunction()))
-        return left
+        return self._left_associative(("or",), self.conjunction)
 
     def conjunction(self) -> _Expr:
-        left = self.negation()
-        while self.at("and"):
-            self.take()
-            left = _Expr("binary", "and", (left, self.negation()))
-        return left
+        return self._left_associative(("and",), self.negation)
 
     def negation(self) -> _Expr:
         if self.at("not"):
@@ -137,17 +129,16 @@ class _Parser:
         return left
 
     def sum(self) -> _Expr:
-        left = self.product()
-        while self.at("+", "-"):
-            operator = self.take()[1]
-            left = _Expr("binary", operator, (left, self.product()))
-        return left
+        return self._left_associative(("+", "-"), self.product)
 
     def product(self) -> _Expr:
-        left = self.atom()
-        while self.at("*", "/"):
-            operator = self.take()[1]
-            left = _Expr("binary", operator, (left, self.atom()))
+        return self._left_associative(("*", "/"), self.atom)
+
+    def _left_associative(self, operators: tuple[str, ...], operand: Callable[[], _Expr]) -> _Expr:
+        left = operand()
+        while self.at(*operators):
+            operator = self.take()[1].lower()
+            left = _Expr("binary", operator, (left, operand()))
         return left
 
     def atom(self) -> _Expr:

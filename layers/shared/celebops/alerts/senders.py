@@ -147,19 +147,26 @@ def __getattr__(name: str) -> Any:
 # -- secrets and factory ----------------------------------------------------------------------------
 
 
-#: Field of a JSON secret that holds the PagerDuty routing key, so one secret can serve both
+#: Field of a JSON secret that contains the PagerDuty routing key, so one secret can serve both
 #: destinations (each secret costs $0.40 a month).
 PAGERDUTY_KEY_FIELD = "pagerduty_routing_key"
 
 
+def _json_secret(secret: str, setting: str) -> Any:
+    """Return the parsed secret when it is a JSON object string, or None when it is a plain value."""
+    if not secret.startswith("{"):
+        return None
+    try:
+        return json.loads(secret)
+    except json.JSONDecodeError:
+        raise ConfigError(setting, "the secret looks like JSON but does not parse") from None
+
+
 def slack_url_for(secret: str, topic: str | None) -> str:
     """Pick the webhook URL for `topic` from the Slack secret (a URL, or a JSON map with `default`)."""
-    if not secret.startswith("{"):
+    urls = _json_secret(secret, ENV_SLACK_SECRET)
+    if urls is None:
         return secret
-    try:
-        urls = json.loads(secret)
-    except json.JSONDecodeError:
-        raise ConfigError(ENV_SLACK_SECRET, "the secret looks like JSON but does not parse") from None
     if not isinstance(urls, dict) or not all(isinstance(v, str) for v in urls.values()):
         raise ConfigError(ENV_SLACK_SECRET, "the JSON secret must map topic names to webhook URL strings")
     urls.pop(PAGERDUTY_KEY_FIELD, None)
@@ -224,12 +231,9 @@ class Senders:
 
 def pagerduty_key_from(secret: str) -> str:
     """Return the routing key: the whole secret string, or its `pagerduty_routing_key` field when JSON."""
-    if not secret.startswith("{"):
+    document = _json_secret(secret, ENV_PAGERDUTY_SECRET)
+    if document is None:
         return secret
-    try:
-        document = json.loads(secret)
-    except json.JSONDecodeError:
-        raise ConfigError(ENV_PAGERDUTY_SECRET, "the secret looks like JSON but does not parse") from None
     key = document.get(PAGERDUTY_KEY_FIELD) if isinstance(document, dict) else None
     if not isinstance(key, str) or not key.strip():
         raise ConfigError(ENV_PAGERDUTY_SECRET, f"the JSON secret has no string field {PAGERDUTY_KEY_FIELD!r}")
