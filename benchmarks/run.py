@@ -253,7 +253,7 @@ def _flatten(figures: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]
 
 
 def _access_scan_goal(figures: dict[str, Any]) -> list[str]:
-    """State the issue's goal beside the measured ratio: beat the shell pipeline's throughput."""
+    """State the goal beside the measured ratio: beat the shell pipeline's throughput."""
     ratio = figures.get("python_vs_shell_throughput")
     if not isinstance(ratio, int | float):
         return []

@@ -624,7 +624,7 @@ def trigger_event(env: LocalEnvironment, function: str) -> Any | None:
 
 @dataclass(frozen=True)
 class StepResult:
-    """What driving one step produced: the function's invocations and, for an execution, how it failed."""
+    """Result of driving one step: the function's invocations and, for an execution, how it failed."""
 
     invocations: list[Invocation]
     failure: str | None = None
@@ -859,9 +859,9 @@ def check_function(session: AuthSession, function: str, role_name: str) -> Funct
 class StateMachineCheck:
     """What a state machine's role allows, against what its Task states call.
 
-    The check is static: the local interpreter runs Task states by calling the handlers itself,
-    not through Lambda's Invoke API, and moto refuses even an administrator's signed Invoke
-    (the REST signature limit above), so the role's statements are compared with the deployed
+    The check is static. The local interpreter runs Task states by calling the handlers itself,
+    not through Lambda's Invoke API, and moto rejects even an administrator's signed Invoke (the
+    REST signature limit above). So the role's statements are compared with the deployed
     definition instead of being exercised.
     """
 

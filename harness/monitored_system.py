@@ -822,7 +822,7 @@ def parse_access_log(access_log: AccessLog) -> list[ApiRequest]:
 def invoked_function(request: ApiRequest, config: SystemConfig) -> str | None:
     """Return the function that served the request, or None when API Gateway responded without one.
 
-    API Gateway itself answers 401 (the authorizer rejected the token) and 429 (stage throttling).
+    API Gateway itself returns 401 (the authorizer rejected the token) and 429 (stage throttling).
     The write methods use API Gateway's direct DynamoDB integration, so only GETs reach a function.
     """
     if request.status in (401, 429) or request.method != "GET":
@@ -838,8 +838,8 @@ def serve_requests(requests: Sequence[ApiRequest], rng: random.Random, config: S
     """Draw the duration, latency and capacity of each request.
 
     A 502 is a function error: the function raised, so API Gateway returned Bad Gateway. Other 5xx
-    are answers the function returned after a failed dependency call, which Lambda counts as
-    successful invocations; they take longer. Latency adds API Gateway's own time to the duration.
+    are responses the function returned after a failed dependency call, which Lambda counts as
+    successful invocations. They take longer. Latency adds API Gateway's own time to the duration.
     """
     served = []
     for request in requests:

@@ -679,7 +679,7 @@ def run_deployed_state_machine(
     """Execute a deployed state machine; each Lambda task runs through `invoke_function(logical_id, event)`.
 
     `invoke_function` returns a `harness.invoke.Invocation` (ok, result, error), as `LocalEnvironment.invoke`
-    does. `after_task` sees each successful task result, to add what the embedded AWS lacks. With
+    does. `after_task` receives each successful task result, to add what the embedded AWS lacks. With
     `publish_metrics`, the execution's AWS/States metrics go to the embedded CloudWatch.
     """
     definition = deployed_definition(deployment, logical_id)

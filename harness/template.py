@@ -135,8 +135,8 @@ def to_cloudformation(sam_template: dict[str, Any], region: str) -> tuple[dict[s
             definition_path = root / properties.pop("DefinitionUri")
             properties["Definition"] = json.loads(definition_path.read_text())
 
-    # The translator records usage metrics for its own service and warns at exit when nobody
-    # publishes them; publishing them goes to its no-op publisher.
+    # The translator records usage metrics for its own service and warns at exit when they are not
+    # published. Publishing them sends them to its no-op publisher.
     metrics = Metrics()
     previous = os.environ.get("AWS_DEFAULT_REGION")
     os.environ["AWS_DEFAULT_REGION"] = region  # the transform reads the region for ARNs it builds

@@ -311,7 +311,7 @@ def test_router_stops_slow_aws_calls_before_timeout(env: LocalEnvironment) -> No
     env.receivers.reset()
     names = _publish_alarms(env, 3, "fault-router-slow")
 
-    # Given AWS holds every request for longer than the router's 3 s read timeout, and a 20 s
+    # Given AWS delays every request for longer than the router's 3 s read timeout, and a 20 s
     # function timeout, the enrichment half-budget, the invocation deadline and the delivery
     # budget stop the work in time, and the batch comes back failed.
     delivery, timeout = _router_round_under(env, FaultRule(".*", delay_seconds=4.0), timeout=20)

@@ -351,7 +351,7 @@ class Detector:
         """Judge the addresses and return the Detection; `top` sets how many top_sources it lists."""
         # Only offenders, spreaders and the top sources appear in a Detection, so only they get the
         # window search. An offender has at least max_retry failures in total (the densest window
-        # holds no more than that) or more than daily_ceiling.
+        # contains no more than that) or more than daily_ceiling.
         rules = self.rules
         floor = min(rules.max_retry, rules.daily_ceiling + 1)
         chosen = {

@@ -27,7 +27,7 @@ RUNBOOK = "docs/runbooks/cost.md#forecast-above-budget"
 
 def build_cost_report(ce: Any, config: CostReporterConfig, today: date) -> CostReport:
     """Make the run's Cost Explorer requests: one GetCostAndUsage page in practice, and one forecast
-    unless the configuration asks for the run rate instead."""
+    unless the configuration selects the run rate instead."""
     period = period_for(today)
     costs = summarise_cost_and_usage(cost_and_usage_pages(ce, period, config.tag), period)
 
